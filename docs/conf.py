@@ -1,0 +1,54 @@
+"""Sphinx configuration of the dlbook site: executed MyST pages, strict build."""
+
+import os
+from pathlib import Path
+
+# Set before any kernel starts: kernels inherit the build's environment.
+# TF_ENABLE_ONEDNN_OPTS=0 keeps float results the same from run to run and silences
+# the oneDNN banner TensorFlow prints to stderr whatever TF_CPP_MIN_LOG_LEVEL says.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+project = "dlbook"
+author = "the dlbook authors"
+copyright = "2026, the dlbook authors"
+
+extensions = [
+    "myst_nb",
+    "sphinx_copybutton",
+    "sphinx_design",
+    "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
+    "dlbook.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
+]
+
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+nitpicky = True
+suppress_warnings = []
+
+# --- MyST and execution --------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "attrs_inline"]
+myst_heading_anchors = 3
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(Path(__file__).parent / "_build" / ".jupyter_cache")
+nb_execution_raise_on_error = True  # a failing cell fails the build
+nb_execution_show_tb = True  # ...and the log shows its traceback
+nb_execution_timeout = 900  # seconds per cell: fits the longest training cell
+nb_merge_streams = True
+nb_execution_allow_errors = False
+
+# --- HTML ---------------------------------------------------------------------
+html_theme = "furo"
+html_title = "dlbook"
+html_static_path = ["_static"]
+html_css_files = ["dlbook.css"]
+html_favicon = "_static/favicon.svg"
+html_show_sourcelink = True
+html_last_updated_fmt = None
+
+# Copy code without prompts or outputs; no copy button on cell outputs.
+copybutton_selector = ":not(.output) > div.highlight pre"
+copybutton_prompt_text = r">>> |\.\.\. |\$ |In \[\d*\]: | {2,5}\.\.\.: "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_exclude = ".linenos, .gp, .go"

@@ -1,0 +1,113 @@
+"""Sessions that build, validate and lint the dlbook site.
+
+``docs``, ``tests``, ``page`` and ``benchmark`` share one environment, ``.nox/book``,
+so TensorFlow is installed once; it is refreshed when ``pyproject.toml`` changes.
+Run them through ``./noxw`` (which installs nox itself) or with your own ``nox``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+BOOK_ENV = ROOT / ".nox" / "book"
+DOCS = ROOT / "docs"
+HTML = DOCS / "_build" / "html"
+EXECUTED = DOCS / "_build" / "jupyter_execute"
+# Quiet TensorFlow's C++ start-up lines (they differ run to run) and fix str hashing,
+# for the build, its kernels and the validation kernels alike.
+BOOK_VARS = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+
+nox.options.sessions = ["lint", "tests"]
+
+
+def _bin(name: str) -> str:
+    folder = "Scripts" if os.name == "nt" else "bin"
+    return str(BOOK_ENV / folder / name)
+
+
+def book_python(session: nox.Session) -> str:
+    """Create or refresh the shared book environment; return its Python."""
+    python = _bin("python")
+    stamp = BOOK_ENV / ".dlbook-installed"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not Path(python).exists():
+        session.run(sys.executable, "-m", "venv", str(BOOK_ENV), external=True)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        session.run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
+        session.run(python, "-m", "pip", "install", "--quiet", "-e", ".[test]", external=True)
+        stamp.write_text(wanted)
+    return python
+
+
+def build_site(session: nox.Session, python: str, *extra: str, env: dict | None = None) -> None:
+    """Sphinx with warnings as errors and nitpicky references; pages run in cache mode."""
+    session.run(
+        python, "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html",
+        str(DOCS), str(HTML), *extra,
+        env={**BOOK_VARS, **(env or {})}, external=True,
+    )  # fmt: skip
+
+
+@nox.session(venv_backend="none")
+def docs(session: nox.Session) -> None:
+    """Build the site into docs/_build/html; only pages whose code changed execute."""
+    build_site(session, book_python(session), *session.posargs)
+    session.log(f"Site built: {HTML / 'index.html'}")
+
+
+@nox.session(venv_backend="none")
+def page(session: nox.Session) -> None:
+    """Re-execute the named pages even if cached, e.g. ``nox -s page -- memo``."""
+    if not session.posargs:
+        session.error("name the page(s) to re-execute, e.g. `nox -s page -- memo`")
+    names = [Path(p).with_suffix("").as_posix().removeprefix("docs/") for p in session.posargs]
+    build_site(session, book_python(session), env={"DLBOOK_RERUN": ",".join(names)})
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    """Unit tests, then every page of the site validated with nbval."""
+    python = book_python(session)
+    build_site(session, python)
+    session.run(
+        python, "-m", "pytest", "tests", str(EXECUTED),
+        "--nbval", "--nbval-current-env",
+        "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
+        "--nbval-cell-timeout", "900",
+        *session.posargs,
+        env=BOOK_VARS, external=True,
+    )  # fmt: skip
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(venv_backend="none")
+def benchmark(session: nox.Session) -> None:
+    """Print cold build, no-change rebuild and one-page-edit rebuild times."""
+    session.run(
+        book_python(session), "benchmarks/build_times.py", *session.posargs,
+        env=BOOK_VARS, external=True,
+    )  # fmt: skip
+
+
+@nox.session(venv_backend="none")
+def serve(session: nox.Session) -> None:
+    """Serve the built site on http://127.0.0.1:8000 (build it first with `docs`)."""
+    if not (HTML / "index.html").exists():
+        session.error("no built site: run `./noxw -s docs` first")
+    session.run(
+        sys.executable, "-m", "http.server", "8000", "--bind", "127.0.0.1",
+        "--directory", str(HTML), external=True,
+    )  # fmt: skip

@@ -1,0 +1,250 @@
+"""Last-layer activation and loss: the Memo page's table, each row trained for real.
+
+:data:`MEMO_TABLE` holds the notes' rows; :func:`prepare_task` loads offline data of
+each problem type; :func:`train_and_score` trains a small dense network with a given
+activation/loss pair and scores it before and after training. Used by ``docs/memo.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook import data
+from dlbook.models import dense_network
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the notes' memo: a problem type and its last layer and loss."""
+
+    task: str
+    problem: str
+    activation: str | None
+    loss: str
+
+
+MEMO_TABLE = [
+    Row("binary", "Binary classification", "sigmoid", "binary_crossentropy"),
+    Row("multiclass", "Multiclass, single-label classification", "softmax",
+        "categorical_crossentropy"),
+    Row("multilabel", "Multiclass, multilabel classification", "sigmoid", "binary_crossentropy"),
+    Row("regression", "Regression to arbitrary values", None, "mse"),
+    Row("unit_interval", "Regression to values between 0 and 1", "sigmoid", "mse"),
+    Row("unit_interval", "Regression to values between 0 and 1", "sigmoid", "binary_crossentropy"),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Task:
+    """Prepared data of one problem type, with its metric and a trivial baseline."""
+
+    name: str
+    data_name: str
+    train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    metric_name: str
+    metric: Callable[[np.ndarray, np.ndarray], float]
+    higher_is_better: bool
+    baseline: float
+    epochs: int
+
+    @property
+    def n_inputs(self) -> int:
+        return int(np.prod(self.train[0].shape[1:]))
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.train[1].ndim == 1 else self.train[1].shape[1]
+
+
+def binary_accuracy(y_true, y_prob) -> float:
+    """Share of samples whose probability, thresholded at 0.5, matches the 0/1 label."""
+    return float(np.mean((np.ravel(y_prob) > 0.5) == (np.ravel(y_true) > 0.5)))
+
+
+def categorical_accuracy(y_true, y_prob) -> float:
+    """Share of samples whose most probable class is the true class (one-hot targets)."""
+    return float(np.mean(np.argmax(y_prob, axis=1) == np.argmax(y_true, axis=1)))
+
+
+def exact_match(y_true, y_prob) -> float:
+    """Share of samples whose whole label set is right (each label thresholded at 0.5)."""
+    return float(np.mean(np.all((y_prob > 0.5) == (y_true > 0.5), axis=1)))
+
+
+def mean_absolute_error(y_true, y_pred, scale: float = 1.0) -> float:
+    """MAE, multiplied by ``scale`` to report it in the target's real units."""
+    return float(np.mean(np.abs(np.ravel(y_pred) - np.ravel(y_true))) * scale)
+
+
+def _flat_pixels(x: np.ndarray) -> np.ndarray:
+    return x.reshape(len(x), -1).astype(np.float32) / 255.0
+
+
+def _tabular(dataset: data.Dataset, seed: int):
+    parts = data.split(dataset.x, dataset.y, seed=seed)
+    x_train, x_val, x_test = data.standardize(parts.train[0], parts.val[0], parts.test[0])
+    return (x_train, parts.train[1]), (x_val, parts.val[1]), (x_test, parts.test[1])
+
+
+def prepare_task(name: str, seed: int = 0) -> Task:
+    """Load and split the offline data for one problem type (see :data:`TASKS`)."""
+    if name not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")
+    return TASKS[name](seed)
+
+
+def _binary(seed: int) -> Task:
+    dataset = data.breast_cancer()
+    train, val, test = _tabular(dataset, seed)
+    majority = max(np.mean(test[1]), 1 - np.mean(test[1]))
+    return Task("binary", dataset.name, train, val, test, "accuracy", binary_accuracy,
+                True, float(majority), epochs=30)  # fmt: skip
+
+
+def _multiclass(seed: int) -> Task:
+    dataset = data.mnist_digits()
+    parts = data.split(_flat_pixels(dataset.x), np.eye(10, dtype=np.float32)[dataset.y], seed=seed)
+    majority = np.max(np.mean(parts.test[1], axis=0))
+    return Task("multiclass", dataset.name, parts.train, parts.val, parts.test, "accuracy",
+                categorical_accuracy, True, float(majority), epochs=15)  # fmt: skip
+
+
+def _multilabel(seed: int) -> Task:
+    digits = data.mnist_digits()
+    parts = data.split(digits.x, digits.y, seed=seed)  # split digits first: no shared strokes
+    sizes = {"train": 3000, "val": 1000, "test": 1000}
+    made = {
+        part: data.two_digit_multilabel(*getattr(parts, part), n=n, seed=seed + i)
+        for i, (part, n) in enumerate(sizes.items())
+    }
+    train, val, test = ((_flat_pixels(made[p].x), made[p].y) for p in sizes)
+    # trivial baseline: the most frequent whole label set in the training part
+    sets, counts = np.unique(train[1], axis=0, return_counts=True)
+    baseline = exact_match(test[1], np.repeat(sets[np.argmax(counts)][None], len(test[1]), 0))
+    return Task("multilabel", made["train"].name, train, val, test, "exact match",
+                exact_match, True, baseline, epochs=20)  # fmt: skip
+
+
+def _regression(seed: int) -> Task:
+    dataset = data.diabetes()
+    train, val, test = _tabular(dataset, seed)
+    mean, std = float(train[1].mean()), float(train[1].std())
+
+    def scaled(pair):
+        return pair[0], ((pair[1] - mean) / std).astype(np.float32)
+
+    def mae_in_units(y_true, y_pred):
+        return mean_absolute_error(y_true, y_pred, scale=std)
+
+    baseline = mean_absolute_error(test[1], np.full_like(test[1], mean))
+    return Task("regression", dataset.name + " (target standardised)", scaled(train),
+                scaled(val), scaled(test), "MAE (progression units)", mae_in_units, False,
+                baseline, epochs=60)  # fmt: skip
+
+
+def _unit_interval(seed: int) -> Task:
+    dataset = data.star98_math()
+    train, val, test = _tabular(dataset, seed)
+    baseline = mean_absolute_error(test[1], np.full_like(test[1], train[1].mean()))
+    return Task("unit_interval", dataset.name, train, val, test, "MAE (share of pupils)",
+                mean_absolute_error, False, baseline, epochs=80)  # fmt: skip
+
+
+TASKS: dict[str, Callable[[int], Task]] = {
+    "binary": _binary,
+    "multiclass": _multiclass,
+    "multilabel": _multilabel,
+    "regression": _regression,
+    "unit_interval": _unit_interval,
+}
+
+
+@dataclass
+class Outcome:
+    """Scores of one trained model, and its learning curves."""
+
+    before: float
+    after: float
+    train_loss: list[float]
+    val_loss: list[float]
+    seconds: float
+    params: int
+    predictions: np.ndarray
+
+
+def train_and_score(
+    task: Task, activation: str | None, loss: str, epochs: int | None = None,
+    learning_rate: float = 1e-3, batch_size: int = 32,
+) -> Outcome:  # fmt: skip
+    """Train a small dense network with this last-layer ``activation`` and ``loss``;
+    score it on the test part before and after training."""
+    import keras
+
+    model = dense_network(task.n_inputs, task.n_outputs, activation)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    x_test, y_test = task.test
+
+    def predict() -> np.ndarray:  # an eager call: no per-model tf.function to retrace
+        return np.asarray(model(x_test, training=False))
+
+    before = task.metric(y_test, predict())
+    start = time.perf_counter()
+    history = model.fit(
+        *task.train, validation_data=task.val, epochs=epochs or task.epochs,
+        batch_size=batch_size, shuffle=True, verbose=0,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    predictions = predict()
+    return Outcome(
+        before, task.metric(y_test, predictions), history.history["loss"],
+        history.history["val_loss"], seconds, model.count_params(), predictions,
+    )  # fmt: skip
+
+
+def labels_per_image(y_prob: np.ndarray) -> np.ndarray:
+    """How many labels a multi-label model switches on (probability > 0.5) per image."""
+    return np.sum(y_prob > 0.5, axis=1)
+
+
+def results_table(rows: list[Row], tasks: dict[str, Task], outcomes: list[Outcome]):
+    """One line per memo row: data, metric before and after training, trivial baseline."""
+    import pandas as pd
+
+    lines = []
+    for row, outcome in zip(rows, outcomes, strict=True):
+        task = tasks[row.task]
+        lines.append({
+            "Problem": row.problem,
+            "Last layer": row.activation or "None (linear)",
+            "Loss": row.loss,
+            "Data": task.data_name,
+            "Metric (test)": task.metric_name + (" ↑" if task.higher_is_better else " ↓"),
+            "Before": round(outcome.before, 3),
+            "After": round(outcome.after, 3),
+            "Trivial baseline": round(task.baseline, 3),
+            "Params": outcome.params,
+            "Train time": f"{outcome.seconds:.1f} s",
+        })  # fmt: skip
+    return pd.DataFrame(lines)
+
+
+def plot_learning_curves(rows: list[Row], outcomes: list[Outcome], ncols: int = 3):
+    """Small multiples: training and validation loss per epoch for each memo row."""
+    from dlbook.plotting import figure, plot_curves
+
+    nrows = -(-len(rows) // ncols)
+    fig, axes = figure(nrows, ncols, width=9.6, height=2.6 * nrows)
+    for ax, row, outcome in zip(axes.flat, rows, outcomes, strict=False):
+        title = f"{row.problem.split(',')[0]}\n{row.activation or 'linear'} + {row.loss}"
+        plot_curves(ax, {"train": outcome.train_loss, "validation": outcome.val_loss},
+                    "epoch", row.loss, title)  # fmt: skip
+        ax.title.set_fontsize(9)
+    for ax in list(axes.flat)[len(rows) :]:
+        ax.set_visible(False)
+    return fig

@@ -1,0 +1,61 @@
+"""One figure style for the whole book, and the few plot helpers pages share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+
+#: Colour-blind-safe palette (Okabe-Ito), used in this order by every figure.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.figsize": (6.4, 3.6),
+    "figure.constrained_layout.use": True,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "lines.linewidth": 1.8,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+    "svg.hashsalt": "dlbook",  # stable SVG ids from build to build
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib style (called by ``dlbook.page.start_page``)."""
+    mpl.rcParams.update(STYLE)
+
+
+def figure(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float | None = None):
+    """A new figure in the book style; returns ``(fig, axes)`` like ``plt.subplots``."""
+    for name, value in (("nrows", nrows), ("ncols", ncols)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if width <= 0 or (height is not None and height <= 0):
+        raise ValueError(f"width and height must be positive, got {width}, {height}")
+    use_book_style()
+    height = height if height is not None else 2.8 * nrows
+    return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+
+
+def plot_curves(ax, curves: dict[str, Sequence[float]], xlabel: str, ylabel: str, title=""):
+    """Draw named curves (e.g. training and validation loss per epoch) on ``ax``."""
+    if not curves:
+        raise ValueError("curves must hold at least one named series")
+    for label, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax

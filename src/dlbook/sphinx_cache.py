@@ -1,0 +1,210 @@
+"""Sphinx extension: the myst-nb execution cache never goes stale.
+
+myst-nb re-executes a page only when its own cells change. This extension gives each
+page a cache key made of (1) the source of every module of ``dlbook_cache_package``
+that the page imports, followed through that package's own imports, and (2) the name
+and version of every installed distribution. The key is appended to the page as a
+hidden code cell, so a new key means a new notebook hash and a fresh execution; and
+Sphinx is told to re-read exactly the pages whose key changed. An unchanged rebuild
+reads and executes nothing.
+
+Set ``DLBOOK_RERUN=page1,page2`` to force those pages to execute again.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import re
+import time
+from functools import lru_cache
+from importlib import metadata, util
+from pathlib import Path
+
+CODE_CELL = re.compile(
+    r"^(?P<fence>`{3,}|~{3,})\{code-cell\}[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+KEY_COMMENT = (
+    "# dlbook cache key {key}: this page executes again when the code it imports\n"
+    "# or an installed package version changes (see dlbook.sphinx_cache)."
+)
+
+
+def code_cells(source: str, suffix: str = ".md") -> list[str]:
+    """The code of each code cell of a MyST markdown or ``.ipynb`` page."""
+    if suffix == ".ipynb":
+        cells = json.loads(source).get("cells", [])
+        return [
+            "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in cells
+            if c.get("cell_type") == "code"
+        ]
+    bodies = []
+    for match in CODE_CELL.finditer(source):
+        lines = match.group("body").splitlines()
+        if lines and lines[0].strip() == "---":  # YAML options block
+            end = next((i for i, ln in enumerate(lines[1:], 1) if ln.strip() == "---"), 0)
+            lines = lines[end + 1 :]
+        while lines and lines[0].startswith(":"):  # short options, e.g. :tags:
+            lines = lines[1:]
+        bodies.append("\n".join(lines))
+    return bodies
+
+
+def imported_names(code: str, current_module: str = "", is_package: bool = False) -> set[str]:
+    """Dotted names imported by ``code``; ``from x import a`` gives ``x`` and ``x.a``.
+
+    Relative imports are resolved against ``current_module``. IPython magics are skipped.
+    """
+    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines())
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(re.findall(r"(?:from|import)\s+([\w.]+)", code))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = current_module.split(".")
+                anchor = parts if is_package else parts[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+class PackageIndex:
+    """Maps the modules of one package to their files and their in-package imports."""
+
+    def __init__(self, package: str, root: Path):
+        self.package = package
+        self.root = root
+
+    @classmethod
+    def find(cls, package: str) -> PackageIndex | None:
+        spec = util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return cls(package, Path(list(spec.submodule_search_locations)[0]))
+
+    def module_file(self, name: str) -> Path | None:
+        if name != self.package and not name.startswith(self.package + "."):
+            return None
+        parts = name.split(".")[1:]
+        candidates = [self.root.joinpath(*parts, "__init__.py")]
+        if parts:
+            candidates.append(self.root.joinpath(*parts).with_suffix(".py"))
+        return next((c for c in candidates if c.is_file()), None)
+
+    def closure(self, names: set[str]) -> dict[str, Path]:
+        """Every module of the package that importing ``names`` runs, with its file."""
+        found: dict[str, Path] = {}
+        todo = [n for n in names if self.module_file(n)]
+        while todo:
+            name = todo.pop()
+            if name in found:
+                continue
+            path = self.module_file(name)
+            found[name] = path
+            parts = name.split(".")
+            todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages
+            inner = imported_names(path.read_text(), name, path.name == "__init__.py")
+            todo += [n for n in inner if self.module_file(n) and n not in found]
+        return found
+
+
+@lru_cache(maxsize=1)
+def environment_fingerprint() -> str:
+    """Hash of the name and version of every installed distribution."""
+    pins = sorted({f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions()})
+    return hashlib.sha256("\n".join(pins).encode()).hexdigest()
+
+
+def page_key(source: str, suffix: str, index: PackageIndex | None) -> str | None:
+    """The cache key of one page, or ``None`` for a page without code cells."""
+    cells = code_cells(source, suffix)
+    if not cells:
+        return None
+    digest = hashlib.sha256(environment_fingerprint().encode())
+    if index is not None:
+        names = set().union(*(imported_names(c) for c in cells))
+        for name, path in sorted(index.closure(names).items()):
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _rerun_requested(docname: str) -> bool:
+    wanted = {n.strip() for n in os.environ.get("DLBOOK_RERUN", "").split(",") if n.strip()}
+    return docname in wanted
+
+
+def _current_key(app, docname: str) -> str | None:
+    path = Path(app.env.doc2path(docname))
+    key = page_key(path.read_text(encoding="utf-8"), path.suffix, app.dlbook_package_index)
+    if key is not None and _rerun_requested(docname):
+        key = f"{key}-rerun-{time.time_ns()}"
+    return key
+
+
+def _on_builder_inited(app) -> None:
+    app.dlbook_package_index = PackageIndex.find(app.config.dlbook_cache_package)
+    if not hasattr(app.env, "dlbook_cache_keys"):
+        app.env.dlbook_cache_keys = {}
+
+
+def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
+    stale = []
+    for docname in sorted(env.found_docs - added - changed):
+        if docname not in env.all_docs:
+            continue
+        known = env.dlbook_cache_keys.get(docname)
+        if _rerun_requested(docname) or known != _current_key(app, docname):
+            stale.append(docname)
+    return stale
+
+
+def _on_source_read(app, docname: str, source: list[str]) -> None:
+    suffix = Path(app.env.doc2path(docname)).suffix
+    if suffix not in (".md", ".ipynb"):
+        return
+    key = _current_key(app, docname)
+    app.env.dlbook_cache_keys[docname] = key
+    if key is None:
+        return
+    if suffix == ".md":
+        comment = KEY_COMMENT.format(key=key)
+        cell = "```{code-cell} ipython3\n:tags: [remove-cell]\n" + comment + "\n```\n"
+        source[0] = source[0].rstrip("\n") + "\n\n" + cell
+    else:
+        notebook = json.loads(source[0])
+        notebook["cells"].append({
+            "cell_type": "code", "execution_count": None, "outputs": [],
+            "metadata": {"tags": ["remove-cell"]},
+            "source": KEY_COMMENT.format(key=key),
+        })  # fmt: skip
+        source[0] = json.dumps(notebook)
+
+
+def _on_env_purge_doc(app, env, docname: str) -> None:
+    getattr(env, "dlbook_cache_keys", {}).pop(docname, None)
+
+
+def _on_env_merge_info(app, env, docnames, other) -> None:
+    env.dlbook_cache_keys.update(getattr(other, "dlbook_cache_keys", {}))
+
+
+def setup(app):
+    app.add_config_value("dlbook_cache_package", "dlbook", "env")
+    app.connect("builder-inited", _on_builder_inited)
+    app.connect("env-get-outdated", _on_env_get_outdated)
+    app.connect("source-read", _on_source_read)
+    app.connect("env-purge-doc", _on_env_purge_doc)
+    app.connect("env-merge-info", _on_env_merge_info)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

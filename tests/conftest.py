@@ -1,0 +1,72 @@
+"""Test set-up: a quiet TensorFlow, a headless matplotlib, and glue-aware nbval.
+
+myst-nb moves glued values out of the executed notebooks it writes
+(``docs/_build/jupyter_execute/<page>.ipynb``) into ``<page>.glue.json``. When nbval
+re-executes a page, those glue outputs come back; here they are compared with the
+build's ``glue.json`` instead of with the cell, so glued numbers are validated too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")  # this process only: nbval's kernels keep the inline backend
+
+ROOT = Path(__file__).resolve().parents[1]
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def split_glue(outputs):
+    """Separate hidden glue outputs (as myst-nb removes them) from the rest."""
+    kept, glued = [], {}
+    for output in outputs:
+        scrapbook = output.get("metadata", {}).get("scrapbook")
+        if scrapbook is None:
+            kept.append(output)
+            continue
+        prefix = scrapbook.get("mime_prefix", "")
+        glued[scrapbook["name"]] = {k[len(prefix) :]: v for k, v in output["data"].items()}
+        if not prefix:
+            kept.append(output)
+    return kept, glued
+
+
+def _install_glue_comparison() -> None:
+    try:
+        from nbval.plugin import IPyNbCell
+    except ImportError:  # nbval not installed: nothing to patch
+        return
+    original = IPyNbCell.compare_outputs
+    if getattr(original, "dlbook_glue_aware", False):
+        return
+
+    def compare_outputs(self, test, ref, skip_compare=None):
+        kept, glued = split_glue(test)
+        same = original(self, kept, ref, skip_compare)
+        glue_file = Path(str(self.parent.fspath)).with_suffix(".glue.json")
+        reference = json.loads(glue_file.read_text()) if glue_file.exists() else {}
+        for key, data in glued.items():
+            expected = reference.get(key, {}).get("data", {}).get("text/plain")
+            got = data.get("text/plain")
+            if expected is None:
+                self.comparison_traceback.append(f"glue key {key!r} is not in {glue_file.name}")
+                same = False
+            elif self.sanitize(expected) != self.sanitize(got):
+                self.comparison_traceback.append(
+                    f"glued value {key!r} changed: build had {expected}, this run gave {got}"
+                )
+                same = False
+        return same
+
+    compare_outputs.dlbook_glue_aware = True
+    IPyNbCell.compare_outputs = compare_outputs
+
+
+_install_glue_comparison()

@@ -1,0 +1,35 @@
+import matplotlib as mpl
+import pytest
+
+from dlbook import plotting
+
+
+def test_figure_applies_the_book_style():
+    fig, axes = plotting.figure(2, 3)
+    assert axes.shape == (2, 3)
+    assert mpl.rcParams["axes.spines.top"] is False
+    assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][0] == plotting.PALETTE[0]
+
+
+def test_plot_curves_draws_one_line_per_series():
+    _, axes = plotting.figure()
+    ax = plotting.plot_curves(
+        axes[0, 0], {"train": [3, 2, 1], "val": [3, 2.5, 2]}, "epoch", "loss"
+    )
+    assert len(ax.lines) == 2
+    assert list(ax.lines[0].get_xdata()) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"nrows": 0}, "nrows"), ({"ncols": 1.5}, "ncols"), ({"width": -1}, "width")],
+)
+def test_bad_figure_arguments_are_named(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        plotting.figure(**kwargs)
+
+
+def test_plot_curves_needs_a_series():
+    _, axes = plotting.figure()
+    with pytest.raises(ValueError, match="curves"):
+        plotting.plot_curves(axes[0, 0], {}, "epoch", "loss")

@@ -1,0 +1,97 @@
+"""Checks of the built site and of the repository's promises (README, CI, references).
+
+The built-site checks need ``docs/_build``: ``nox -s tests`` builds it first and sets
+DLBOOK_SITE_BUILT=1, so there a missing build fails instead of skipping.
+"""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "docs" / "_build" / "html"
+EXECUTED = ROOT / "docs" / "_build" / "jupyter_execute"
+NOTES = ROOT.parent / "shared" / "seed" / "notes.md"
+
+
+@pytest.fixture(scope="module")
+def site():
+    if not (HTML / "index.html").exists():
+        if os.environ.get("DLBOOK_SITE_BUILT"):
+            pytest.fail("nox built the site but docs/_build/html/index.html is missing")
+        pytest.skip("site not built: run `./noxw -s docs` (or `./noxw -s tests`)")
+    return HTML
+
+
+def _pages(site):
+    return [p for p in site.rglob("*.html") if "_static" not in p.parts]
+
+
+def test_no_page_requests_another_host(site):
+    remote = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""", re.I)
+    for page in _pages(site):
+        hits = remote.findall(page.read_text(encoding="utf-8"))
+        assert not hits, f"{page.name} loads something from another host: {hits[:3]}"
+
+
+def test_math_is_served_locally(site):
+    memo = (site / "memo.html").read_text(encoding="utf-8")
+    assert re.search(r'src="_static/mathjax/tex-chtml\.js', memo)
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert any((site / "_static" / "mathjax").rglob("*.woff")), "MathJax fonts are local too"
+    assert r"\frac" in memo, "the memo page's formulas reach the HTML as TeX for MathJax"
+
+
+def test_favicon_is_shipped(site):
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'rel="(shortcut )?icon" href="_static/favicon.svg"', index)
+    assert (site / "_static" / "favicon.svg").exists()
+
+
+def test_copy_button_skips_prompts_and_outputs(site):
+    config = (site / "_static" / "copybutton.js").read_text(encoding="utf-8")
+    assert ":not(.output) > div.highlight pre" in config
+    assert ".linenos, .gp, .go" in config
+
+
+def test_every_page_was_executed_with_outputs():
+    """nbval compares against these notebooks: each must hold real outputs."""
+    notebooks = sorted(EXECUTED.glob("*.ipynb"))
+    if not notebooks:
+        pytest.skip("no executed notebooks: build the site first")
+    for path in notebooks:
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        assert any(c["outputs"] for c in cells), f"{path.name} has no outputs to compare"
+        assert path.with_suffix(".glue.json").exists(), f"{path.name} glues nothing"
+
+
+def test_every_page_has_the_template_header():
+    for page in (ROOT / "docs").glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        if "{code-cell}" not in text:
+            continue
+        for needle in ("You will learn", "**Data**", "{glue:text}`runtime`", "{glue:text}`seed`",
+                       "start_page()", "page.finish()"):  # fmt: skip
+            assert needle in text, f"{page.name} lacks the template's {needle!r}"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = "./noxw -s tests"
+    assert f"```sh\n{command}\n```" in readme
+    assert command in ci.splitlines()
+
+
+def test_references_keep_every_link_of_the_notes():
+    if not NOTES.exists():
+        pytest.skip(f"notes not found at {NOTES}")
+    links = re.findall(r"https?://[^\s)]+|\./img/[^\s)]+", NOTES.read_text())
+    references = (ROOT / "docs" / "references.md").read_text()
+    missing = [
+        link.removeprefix("./") for link in links if link.removeprefix("./") not in references
+    ]
+    assert not missing, f"links of the notes missing from references.md: {missing}"

@@ -1,0 +1,137 @@
+"""The execution cache never goes stale, and an unchanged rebuild executes nothing."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dlbook import sphinx_cache
+
+FIXTURE = Path(__file__).parent / "fixtures" / "cache_site"
+
+
+def test_code_cells_are_found_with_their_options_removed():
+    page = textwrap.dedent("""\
+        # Title
+        ```{code-cell} ipython3
+        :tags: [remove-cell]
+        import dlbook.data
+        ```
+        text
+        ````{code-cell} ipython3
+        ---
+        mystnb:
+          figure:
+            caption: x
+        ---
+        from dlbook import plotting
+        ````
+        ```python
+        import not_a_cell
+        ```
+        """)
+    assert sphinx_cache.code_cells(page) == ["import dlbook.data", "from dlbook import plotting"]
+
+
+def test_imported_names_resolve_relative_imports():
+    code = "from . import helper\nfrom .sub import thing\nimport numpy as np\n%matplotlib inline"
+    names = sphinx_cache.imported_names(code, "pkg.mod")
+    assert {"pkg", "pkg.helper", "pkg.sub", "pkg.sub.thing", "numpy"} <= names
+    assert "pkg.pkg" not in names
+
+
+def _write_package(root: Path) -> None:
+    package = root / "fixturepkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('"""Fixture package."""\n')
+    (package / "helper.py").write_text("FACTOR = 2\n")
+    (package / "a.py").write_text("VALUE = 'a1'\n")
+    (package / "b.py").write_text("from . import helper\n\nVALUE = helper.FACTOR * 21\n")
+
+
+def test_closure_follows_in_package_imports(tmp_path):
+    _write_package(tmp_path)
+    index = sphinx_cache.PackageIndex("fixturepkg", tmp_path / "fixturepkg")
+    assert set(index.closure({"fixturepkg.b"})) == {
+        "fixturepkg",
+        "fixturepkg.b",
+        "fixturepkg.helper",
+    }
+    assert set(index.closure({"fixturepkg.a", "numpy"})) == {"fixturepkg", "fixturepkg.a"}
+
+
+def test_page_key_changes_with_imported_code_only(tmp_path):
+    _write_package(tmp_path)
+    index = sphinx_cache.PackageIndex("fixturepkg", tmp_path / "fixturepkg")
+    page = "```{code-cell} ipython3\nfrom fixturepkg import b\n```\n"
+    before = sphinx_cache.page_key(page, ".md", index)
+    (tmp_path / "fixturepkg" / "a.py").write_text("VALUE = 'changed'\n")
+    assert sphinx_cache.page_key(page, ".md", index) == before
+    (tmp_path / "fixturepkg" / "helper.py").write_text("FACTOR = 3\n")
+    assert sphinx_cache.page_key(page, ".md", index) != before
+    assert sphinx_cache.page_key("# prose only\n", ".md", index) is None
+
+
+class FixtureSite:
+    """The fixture site copied to a temporary folder, built with Sphinx in a subprocess."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.src = root / "site"
+        self.packages = root / "packages"
+        self.log = root / "executions.log"
+        shutil.copytree(FIXTURE, self.src, ignore=shutil.ignore_patterns("_build"))
+        _write_package(self.packages)
+
+    def build(self, **extra_env) -> set[str]:
+        """Build the site; return the pages that executed."""
+        self.log.write_text("")
+        env = {
+            **os.environ, "PYTHONPATH": str(self.packages), "EXECUTION_LOG": str(self.log),
+            **extra_env,
+        }  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html",
+             str(self.src), str(self.src / "_build" / "html")],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return set(self.log.read_text().split())
+
+    def edit(self, module: str, text: str) -> None:
+        (self.packages / "fixturepkg" / module).write_text(text)
+
+
+@pytest.mark.slow
+def test_cache_reexecutes_exactly_the_pages_whose_code_changed(tmp_path):
+    site = FixtureSite(tmp_path)
+    everything = {"page_a", "page_b", "page_plain"}
+    assert site.build() == everything, "cold build executes every page with code"
+    assert site.build() == set(), "an unchanged rebuild executes nothing"
+
+    site.edit("helper.py", "FACTOR = 3\n")  # imported by b only, indirectly
+    assert site.build() == {"page_b"}
+    site.edit("a.py", "VALUE = 'a2'\n")
+    assert site.build() == {"page_a"}
+    assert site.build() == set()
+
+    # A new or upgraded installed distribution re-executes every page with code.
+    dist = site.packages / "fakedep-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakedep\nVersion: 1.0\n")
+    assert site.build() == everything
+    dist.rename(site.packages / "fakedep-1.1.dist-info")
+    (site.packages / "fakedep-1.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fakedep\nVersion: 1.1\n"
+    )
+    assert site.build() == everything
+    assert site.build() == set()
+
+    # Forcing one page.
+    assert site.build(DLBOOK_RERUN="page_plain") == {"page_plain"}
+    html = (site.src / "_build" / "html" / "page_b.html").read_text()
+    assert "63" in html, "page_b shows the value computed with the edited helper"
