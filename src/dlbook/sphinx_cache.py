@@ -184,11 +184,15 @@ def _on_source_read(app, docname: str, source: list[str]) -> None:
         source[0] = source[0].rstrip("\n") + "\n\n" + cell
     else:
         notebook = json.loads(source[0])
-        notebook["cells"].append({
-            "cell_type": "code", "execution_count": None, "outputs": [],
-            "metadata": {"tags": ["remove-cell"]},
-            "source": KEY_COMMENT.format(key=key),
-        })  # fmt: skip
+        notebook["cells"].append(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "outputs": [],
+                "metadata": {"tags": ["remove-cell"]},
+                "source": KEY_COMMENT.format(key=key),
+            }
+        )
         source[0] = json.dumps(notebook)
 
 
