@@ -29,8 +29,11 @@ def build(source: Path) -> float:
 
 def main(page: str = "memo") -> None:
     with tempfile.TemporaryDirectory(prefix="dlbook-bench-") as tmp:
-        docs = Path(tmp) / "docs"
-        shutil.copytree(ROOT / "docs", docs, ignore=shutil.ignore_patterns("_build"))
+        skip = shutil.ignore_patterns(
+            "_build", ".nox", ".git", ".venv", "__pycache__", "*.egg-info"
+        )
+        shutil.copytree(ROOT, Path(tmp) / "repo", ignore=skip)  # pages include ../src, ../*.md
+        docs = Path(tmp) / "repo" / "docs"
         target = docs / f"{page}.md"
         if not target.exists():
             raise SystemExit(f"page must name a file in docs/, got {page!r}")
