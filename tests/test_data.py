@@ -96,3 +96,15 @@ def test_standardize_uses_training_statistics_only():
     scaled_train, scaled_test = data.standardize(train, test)
     np.testing.assert_allclose(scaled_train[:, 0], [-1, 1])
     np.testing.assert_allclose(scaled_test[0], [3, 0])  # constant column: no division by 0
+
+
+def test_photo_is_offline_and_scaled():
+    colour = data.photo("astronaut")
+    grey = data.photo("astronaut", grey=True)
+    assert colour.shape == (512, 512, 3) and grey.shape == (512, 512)
+    assert grey.min() >= 0 and grey.max() <= 1
+
+
+def test_unknown_photo_is_rejected():
+    with pytest.raises(ValueError, match="name must be one of"):
+        data.photo("mona_lisa")

@@ -113,6 +113,21 @@ def star98_math() -> Dataset:
     )
 
 
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
+
+
+def photo(name: str, grey: bool = False) -> np.ndarray:
+    """A photo that scikit-image ships (``PHOTOS``), as floats in [0, 1]; ``grey``
+    converts a colour photo to luminance."""
+    if name not in PHOTOS:
+        raise ValueError(f"name must be one of {PHOTOS}, got {name!r}")
+    skimage_data = require("skimage.data", "scikit-image")
+    image = getattr(skimage_data, name)().astype(np.float32) / 255.0
+    if grey and image.ndim == 3:
+        image = image @ np.array([0.2125, 0.7154, 0.0721], np.float32)  # ITU-R 709 luma
+    return image
+
+
 def two_digit_multilabel(
     images: np.ndarray, labels: np.ndarray, n: int, seed: int, n_classes: int = 10
 ) -> Dataset:

@@ -1,0 +1,438 @@
+"""Convolutional networks: the mechanics, the MNIST convnet, and tools to look inside.
+
+Used by ``docs/convnets.md`` (mechanics, training, the notes' claims),
+``docs/convnet_internals.md`` (activations, occlusion, Grad-CAM) and
+``docs/separable.md`` (the same network with separable convolutions).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook import data
+
+PADDINGS = ("valid", "same")
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+# --- mechanics ---------------------------------------------------------------------
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: str = "valid") -> int:
+    """Output length of a convolution or pooling window along one axis.
+
+    ``valid``: the window stays inside the input, ``floor((size - kernel) / stride) + 1``.
+    ``same``: the input is zero-padded so that ``ceil(size / stride)`` windows fit.
+    """
+    size, kernel = _positive_int("size", size), _positive_int("kernel", kernel)
+    stride = _positive_int("stride", stride)
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    if padding == "same":
+        return math.ceil(size / stride)
+    if kernel > size:
+        raise ValueError(f"kernel ({kernel}) must not exceed size ({size}) with 'valid' padding")
+    return (size - kernel) // stride + 1
+
+
+def keras_output_size(size: int, kernel: int, stride: int = 1, padding: str = "valid") -> int:
+    """The same number as Keras reports it: run a ``Conv2D`` on a zero image."""
+    import keras
+
+    layer = keras.layers.Conv2D(1, kernel, strides=stride, padding=padding)
+    return int(layer(np.zeros((1, size, size, 1), np.float32)).shape[1])
+
+
+def output_size_table(size: int = 28, kernels=(3, 5), strides=(1, 2), paddings=PADDINGS):
+    """Output sizes for every kernel/stride/padding choice, by formula and by Keras."""
+    import pandas as pd
+
+    rows = []
+    for kernel in kernels:
+        for stride in strides:
+            for padding in paddings:
+                ours = conv_output_size(size, kernel, stride, padding)
+                theirs = keras_output_size(size, kernel, stride, padding)
+                rows.append({
+                    "input": size, "kernel": kernel, "stride": stride, "padding": padding,
+                    "dlbook": ours, "Keras Conv2D": theirs, "agree": ours == theirs,
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def cross_correlate(image: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray:
+    """What a ``Conv2D`` layer computes on one channel: slide ``kernel`` over ``image``
+    (no padding) and take the sum of products at each position."""
+    image, kernel = np.asarray(image, float), np.asarray(kernel, float)
+    if image.ndim != 2 or kernel.ndim != 2:
+        raise ValueError(f"image and kernel must be 2-D, got {image.shape} and {kernel.shape}")
+    rows = conv_output_size(image.shape[0], kernel.shape[0], stride)
+    cols = conv_output_size(image.shape[1], kernel.shape[1], stride)
+    height, width = kernel.shape
+    out = np.empty((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            window = image[i * stride : i * stride + height, j * stride : j * stride + width]
+            out[i, j] = np.sum(window * kernel)
+    return out
+
+
+def max_pool(image: np.ndarray, size: int = 2, stride: int | None = None) -> np.ndarray:
+    """Max-pooling of a 2-D (or 2-D x channels) array: the largest value of each window."""
+    image = np.asarray(image)
+    stride = size if stride is None else stride
+    rows = conv_output_size(image.shape[0], size, stride)
+    cols = conv_output_size(image.shape[1], size, stride)
+    out = np.empty((rows, cols, *image.shape[2:]), image.dtype)
+    for i in range(rows):
+        for j in range(cols):
+            window = image[i * stride : i * stride + size, j * stride : j * stride + size]
+            out[i, j] = window.max(axis=(0, 1))
+    return out
+
+
+def draw_convolution_step(axes, image: np.ndarray, kernel: np.ndarray, step: int) -> None:
+    """Draw input (window highlighted), kernel and the output filled up to ``step``."""
+    from matplotlib.patches import Rectangle
+
+    output = cross_correlate(image, kernel)
+    i, j = divmod(step, output.shape[1])
+    shown = np.full(output.shape, np.nan)
+    shown.flat[: step + 1] = output.flat[: step + 1]
+    k = kernel.shape[0]
+    panels = [(image, "input"), (kernel, "kernel"), (shown, "output")]
+    for ax, (values, title) in zip(axes, panels, strict=True):
+        ax.clear()
+        scale = output if title == "output" else values
+        ax.imshow(values, cmap="Blues", vmin=scale.min(), vmax=scale.max())
+        for (r, c), value in np.ndenumerate(values):
+            if not np.isnan(value):
+                ax.text(c, r, f"{value:g}", ha="center", va="center", fontsize=8)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    axes[0].add_patch(Rectangle((j - 0.5, i - 0.5), k, k, fill=False, lw=2.5, ec="#D55E00"))
+    axes[2].add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="#D55E00"))
+    pairs = zip(image[i : i + k, j : j + k].ravel(), kernel.ravel(), strict=True)
+    total = " + ".join(f"{a:g}·{b:g}" for a, b in pairs if a and b)
+    axes[1].set_xlabel(f"output[{i}, {j}] = {output[i, j]:g}", fontsize=9)
+    axes[0].set_xlabel(total or "0", fontsize=7)
+
+
+def convolution_animation(image: np.ndarray, kernel: np.ndarray, interval: int = 700):
+    """A matplotlib animation of ``kernel`` sliding over ``image``, filling the output."""
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+
+    from dlbook.plotting import figure
+
+    fig, axes = figure(1, 3, width=8, height=3.0)
+    steps = cross_correlate(image, kernel).size
+
+    def draw(step):
+        draw_convolution_step(axes[0], image, kernel, step)
+
+    animation = FuncAnimation(fig, draw, frames=steps, interval=interval)
+    plt.close(fig)  # show the animation, not a stray still
+    return animation
+
+
+# --- data and models ---------------------------------------------------------------
+
+
+def mnist_splits(seed: int = 0) -> data.Splits:
+    """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], split 70/10/20."""
+    digits = data.mnist_digits()
+    x = digits.x[..., None].astype(np.float32) / 255.0
+    return data.split(x, digits.y, fractions=(0.7, 0.1, 0.2), seed=seed)
+
+
+def mnist_convnet(
+    downsampling: str = "maxpool", augment: bool = False, conv: str = "conv", name: str = ""
+):
+    """The book's MNIST convnet: three 3x3 conv layers (32, 64, 128 filters), then a
+    softmax over 10 digits.
+
+    ``downsampling="maxpool"`` puts 2x2 max-pooling after the first two conv layers;
+    ``"strided"`` drops the pooling and gives the next conv layer stride 2 instead (the
+    notes' two options). ``conv="separable"`` uses ``SeparableConv2D`` after the first
+    layer (``docs/separable.md``). ``augment`` adds random shifts and rotations, active
+    in training only.
+    """
+    import keras
+    from keras import layers
+
+    if downsampling not in ("maxpool", "strided"):
+        raise ValueError(f"downsampling must be 'maxpool' or 'strided', got {downsampling!r}")
+    if conv not in ("conv", "separable"):
+        raise ValueError(f"conv must be 'conv' or 'separable', got {conv!r}")
+    later = layers.SeparableConv2D if conv == "separable" else layers.Conv2D
+    stack = [layers.Conv2D(32, 3, activation="relu", name="conv1")]
+    for index, filters in ((2, 64), (3, 128)):
+        if downsampling == "maxpool":
+            stack.append(layers.MaxPooling2D(2, name=f"pool{index - 1}"))
+            stack.append(later(filters, 3, activation="relu", name=f"conv{index}"))
+        else:
+            stack.append(later(filters, 3, strides=2, activation="relu", name=f"conv{index}"))
+    augmentation = [
+        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="shift"),
+        layers.RandomRotation(0.05, fill_mode="constant", name="rotate"),
+    ]
+    head = [layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")]
+    return keras.Sequential(
+        [keras.Input((28, 28, 1)), *(augmentation if augment else []), *stack, *head],
+        name=name or f"convnet_{downsampling}_{conv}",
+    )
+
+
+def mnist_dense(hidden: int = 128):
+    """A dense network of about the convnet's size (784 -> ``hidden`` -> 10)."""
+    import keras
+    from keras import layers
+
+    stack = [
+        layers.Flatten(),
+        layers.Dense(hidden, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ]
+    return keras.Sequential([keras.Input((28, 28, 1)), *stack], name="dense")
+
+
+@dataclass
+class Trained:
+    """A trained model with its learning curves, speed and test accuracy."""
+
+    model: object
+    history: dict
+    seconds_per_epoch: float
+    test_accuracy: float
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history["loss"])
+
+
+def train_classifier(
+    model, splits: data.Splits, epochs: int, batch_size: int = 64, patience: int | None = None
+) -> Trained:
+    """Train with Adam and sparse categorical crossentropy; evaluate on the test part.
+
+    With ``patience``, stop when validation accuracy has not improved for that many
+    epochs and keep the best weights.
+    """
+    import keras
+
+    _positive_int("epochs", epochs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    callbacks = []
+    if patience:
+        best = keras.callbacks.EarlyStopping(
+            "val_accuracy", patience=patience, restore_best_weights=True
+        )
+        callbacks.append(best)
+    start = time.perf_counter()
+    history = model.fit(
+        *splits.train,
+        validation_data=splits.val,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    per_epoch = (time.perf_counter() - start) / len(history.history["loss"])
+    return Trained(model, history.history, per_epoch, accuracy(model, *splits.test))
+
+
+def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """Class probabilities by eager batches (no per-model retracing warnings)."""
+    batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
+    return np.concatenate([np.asarray(model(batch, training=False)) for batch in batches])
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(predict(model, x), axis=1) == y))
+
+
+# --- translation --------------------------------------------------------------------
+
+
+def shift(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """Move images ``dx`` pixels right and ``dy`` down (negative: left/up), zero fill."""
+    if images.ndim < 3:
+        raise ValueError(f"images must be (count, height, width[, channels]), got {images.shape}")
+    height, width = images.shape[1:3]
+    if abs(dx) >= width or abs(dy) >= height:
+        raise ValueError(f"shift ({dx}, {dy}) must be smaller than the image ({width}x{height})")
+    out = np.zeros_like(images)
+    src_y, dst_y = slice(max(-dy, 0), height - max(dy, 0)), slice(max(dy, 0), height - max(-dy, 0))
+    src_x, dst_x = slice(max(-dx, 0), width - max(dx, 0)), slice(max(dx, 0), width - max(-dx, 0))
+    out[:, dst_y, dst_x] = images[:, src_y, src_x]
+    return out
+
+
+def shift_accuracy(model, x: np.ndarray, y: np.ndarray, max_shift: int) -> list[float]:
+    """Test accuracy with digits moved 0..``max_shift`` pixels, averaged over the four
+    directions (right, left, down, up)."""
+    scores = [accuracy(model, x, y)]
+    for k in range(1, max_shift + 1):
+        moved = [shift(x, dx, dy) for dx, dy in ((k, 0), (-k, 0), (0, k), (0, -k))]
+        scores.append(float(np.mean([accuracy(model, m, y) for m in moved])))
+    return scores
+
+
+# --- looking inside -----------------------------------------------------------------
+
+
+def _trace(model, until: str):
+    """Rebuild a Sequential model functionally; return (inputs, layer output, output)."""
+    import keras
+
+    inputs = keras.Input(model.inputs[0].shape[1:])
+    x, inner = inputs, None
+    for layer in model.layers:
+        x = layer(x)
+        if layer.name == until:
+            inner = x
+    if inner is None:
+        names = [layer.name for layer in model.layers]
+        raise ValueError(f"layer must be one of {names}, got {until!r}")
+    return inputs, inner, x
+
+
+def receptive_field(model) -> dict[str, int]:
+    """Side of the input square each conv layer's unit sees, layer by layer.
+
+    Grows by ``(kernel - 1) * jump`` per conv or pooling layer, where ``jump`` is the
+    product of the strides so far.
+    """
+    size, jump, fields = 1, 1, {}
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        if kernel is None:
+            continue
+        size += (kernel[0] - 1) * jump
+        jump *= layer.strides[0]
+        if "conv" in type(layer).__name__.lower():
+            fields[layer.name] = size
+    return fields
+
+
+def linear_probe(model, splits: data.Splits, train_size: int = 2000) -> dict[str, float]:
+    """Test accuracy of a logistic regression on each conv layer's features, averaged
+    over space: how directly a layer's features name the digit."""
+    import keras
+    from sklearn.linear_model import LogisticRegression
+
+    scores = {}
+    for name in conv_layer_names(model):
+        inputs, inner, _ = _trace(model, name)
+        pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inner))
+        x_train, y_train = splits.train[0][:train_size], splits.train[1][:train_size]
+        features = predict(pooled, x_train)
+        probe = LogisticRegression(max_iter=2000).fit(features, y_train)
+        scores[name] = float(probe.score(predict(pooled, splits.test[0]), splits.test[1]))
+    return scores
+
+
+def conv_layer_names(model) -> list[str]:
+    return [layer.name for layer in model.layers if "conv" in type(layer).__name__.lower()]
+
+
+def conv_activations(model, image: np.ndarray) -> dict[str, np.ndarray]:
+    """Feature maps ``(height, width, filters)`` of every conv layer for one image."""
+    import keras
+
+    maps = {}
+    for name in conv_layer_names(model):
+        inputs, inner, _ = _trace(model, name)
+        maps[name] = np.asarray(keras.Model(inputs, inner)(image[None], training=False))[0]
+    return maps
+
+
+def filter_patterns(model, layer: str, filters, steps: int = 40, step_size: float = 0.1):
+    """Inputs that excite each filter most, found by gradient ascent in input space.
+
+    Starts from a grey image with a little noise and climbs the mean activation of the
+    filter; returns images scaled to [0, 1], one per filter.
+    """
+    import keras
+    import tensorflow as tf
+
+    inputs, inner, _ = _trace(model, layer)
+    extractor = keras.Model(inputs, inner)
+    shape = (1, *model.inputs[0].shape[1:])
+    patterns = []
+    for index in filters:
+        image = tf.Variable(0.5 + 0.05 * tf.random.normal(shape))
+        for _ in range(steps):
+            with tf.GradientTape() as tape:
+                activation = tf.reduce_mean(extractor(image, training=False)[..., index])
+            gradient = tape.gradient(activation, image)
+            image.assign_add(step_size * gradient / (tf.norm(gradient) + 1e-8))
+        pattern = image.numpy()[0, ..., 0]
+        pattern = (pattern - pattern.min()) / (np.ptp(pattern) + 1e-8)
+        patterns.append(pattern)
+    return np.stack(patterns)
+
+
+def occlusion_map(
+    model, image: np.ndarray, label: int, patch: int = 6, stride: int = 2, fill: float = 0.0
+) -> np.ndarray:
+    """Probability of ``label`` as a ``patch`` x ``patch`` square of ``fill`` slides over
+    the image: low values mark the parts the answer depends on (cs231n's heat-map)."""
+    height, width = image.shape[:2]
+    rows = conv_output_size(height, patch, stride)
+    cols = conv_output_size(width, patch, stride)
+    occluded = np.repeat(image[None], rows * cols, axis=0)
+    for n, (i, j) in enumerate(np.ndindex(rows, cols)):
+        occluded[n, i * stride : i * stride + patch, j * stride : j * stride + patch] = fill
+    return predict(model, occluded)[:, label].reshape(rows, cols)
+
+
+def grad_cam(model, image: np.ndarray, class_index: int, layer: str | None = None):
+    """Grad-CAM: the last conv layer's feature maps weighted by the gradient of the class
+    score, ReLU'd, scaled to [0, 1] and resized to the image."""
+    import keras
+    import tensorflow as tf
+
+    layer = layer or conv_layer_names(model)[-1]
+    inputs, inner, output = _trace(model, layer)
+    both = keras.Model(inputs, [inner, output])
+    with tf.GradientTape() as tape:
+        maps, probabilities = both(image[None], training=False)
+        score = probabilities[:, class_index]
+    weights = tf.reduce_mean(tape.gradient(score, maps), axis=(1, 2))
+    cam = tf.nn.relu(tf.reduce_sum(maps * weights[:, None, None, :], axis=-1))[0]
+    cam = cam / (tf.reduce_max(cam) + 1e-8)
+    resized = tf.image.resize(cam[..., None], image.shape[:2], method="bilinear")
+    return resized.numpy()[..., 0]
+
+
+def show_images(images, titles=(), ncols: int = 8, cmap: str = "gray", width: float = 9.0):
+    """A grid of images in the book style, axes off; returns the figure."""
+    from dlbook.plotting import figure
+
+    images = list(images)
+    nrows = -(-len(images) // ncols)
+    fig, axes = figure(nrows, ncols, width=width, height=width / ncols * nrows * 1.15)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, [*titles, *[""] * len(images)], strict=False):
+        ax.imshow(image, cmap=cmap)
+        ax.set_title(title, fontsize=8)
+    return fig
