@@ -364,11 +364,12 @@ def conv_activations(model, image: np.ndarray) -> dict[str, np.ndarray]:
     return maps
 
 
-def filter_patterns(model, layer: str, filters, steps: int = 40, step_size: float = 0.1):
+def filter_patterns(model, layer: str, filters, steps: int = 60, step_size: float = 0.05):
     """Inputs that excite each filter most, found by gradient ascent in input space.
 
-    Starts from a grey image with a little noise and climbs the mean activation of the
-    filter; returns images scaled to [0, 1], one per filter.
+    Starts from a flat grey image with a little noise and climbs the mean activation of
+    the filter with RMS-normalised steps, keeping pixels in [0, 1] like real digits.
+    Returns one image per filter.
     """
     import keras
     import tensorflow as tf
@@ -378,16 +379,26 @@ def filter_patterns(model, layer: str, filters, steps: int = 40, step_size: floa
     shape = (1, *model.inputs[0].shape[1:])
     patterns = []
     for index in filters:
-        image = tf.Variable(0.5 + 0.05 * tf.random.normal(shape))
+        image = tf.Variable(0.5 + 0.01 * tf.random.normal(shape))
         for _ in range(steps):
             with tf.GradientTape() as tape:
                 activation = tf.reduce_mean(extractor(image, training=False)[..., index])
             gradient = tape.gradient(activation, image)
-            image.assign_add(step_size * gradient / (tf.norm(gradient) + 1e-8))
-        pattern = image.numpy()[0, ..., 0]
-        pattern = (pattern - pattern.min()) / (np.ptp(pattern) + 1e-8)
-        patterns.append(pattern)
+            rms = tf.sqrt(tf.reduce_mean(tf.square(gradient))) + 1e-8
+            image.assign(tf.clip_by_value(image + step_size * gradient / rms, 0.0, 1.0))
+        patterns.append(image.numpy()[0, ..., 0])
     return np.stack(patterns)
+
+
+def responsive_filters(model, layer: str, count: int = 8) -> list[int]:
+    """The first ``count`` filters of ``layer`` that respond to a flat grey image:
+    a filter silent there (ReLU at zero) has no gradient to climb from it."""
+    import keras
+
+    inputs, inner, _ = _trace(model, layer)
+    grey = np.full((1, *model.inputs[0].shape[1:]), 0.5, np.float32)
+    response = np.asarray(keras.Model(inputs, inner)(grey, training=False)).mean(axis=(0, 1, 2))
+    return [int(i) for i in np.flatnonzero(response > 0)[:count]]
 
 
 def occlusion_map(

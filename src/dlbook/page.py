@@ -14,12 +14,14 @@ from dlbook.plotting import use_book_style
 from dlbook.repro import DEFAULT_SEED, seed_everything
 
 
-def glue(name: str, value, display: bool = False):
-    """Glue ``value`` under ``name`` for ``{glue}`` roles in the page; returns ``value``."""
+def glue(name: str, value, display: bool = False) -> None:
+    """Glue ``value`` under ``name`` for ``{glue}`` roles in the page.
+
+    Returns nothing, so a glue on a cell's last line displays nothing by accident.
+    """
     from myst_nb import glue as myst_glue
 
     myst_glue(name, value, display=display)
-    return value
 
 
 @dataclass

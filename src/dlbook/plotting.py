@@ -47,12 +47,15 @@ def figure(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float | N
     return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
 
 
-def plot_curves(ax, curves: dict[str, Sequence[float]], xlabel: str, ylabel: str, title=""):
-    """Draw named curves (e.g. training and validation loss per epoch) on ``ax``."""
+def plot_curves(
+    ax, curves: dict[str, Sequence[float]], xlabel: str, ylabel: str, title="", start: int = 1
+):
+    """Draw named curves on ``ax``, the n-th value at x = ``start`` + n (epochs count
+    from 1 by default; pass ``start=0`` for e.g. shifts of 0, 1, 2... pixels)."""
     if not curves:
         raise ValueError("curves must hold at least one named series")
     for label, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, label=label)
+        ax.plot(range(start, start + len(values)), values, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+
+from dlbook import convnets
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding", "expected"),
+    [(28, 3, 1, "valid", 26), (28, 3, 2, "valid", 13), (28, 5, 2, "same", 14),
+     (7, 7, 1, "valid", 1), (5, 3, 3, "same", 2)],
+)  # fmt: skip
+def test_conv_output_size_matches_keras(size, kernel, stride, padding, expected):
+    assert convnets.conv_output_size(size, kernel, stride, padding) == expected
+    assert convnets.keras_output_size(size, kernel, stride, padding) == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"size": 0}, "size"), ({"kernel": 2.0}, "kernel"), ({"stride": -1}, "stride"),
+     ({"padding": "full"}, "padding"), ({"kernel": 9}, "must not exceed")],
+)  # fmt: skip
+def test_conv_output_size_rejects_bad_arguments(kwargs, match):
+    args = {"size": 8, "kernel": 3, "stride": 1, "padding": "valid", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        convnets.conv_output_size(**args)
+
+
+def test_cross_correlate_matches_a_keras_conv2d():
+    import keras
+
+    rng = np.random.default_rng(0)
+    image, kernel = rng.random((6, 7)), rng.random((3, 3))
+    layer = keras.layers.Conv2D(1, 3, use_bias=False)
+    layer.build((None, 6, 7, 1))
+    layer.set_weights([kernel[:, :, None, None]])
+    theirs = np.asarray(layer(image[None, :, :, None].astype("float32")))[0, :, :, 0]
+    np.testing.assert_allclose(convnets.cross_correlate(image, kernel), theirs, rtol=1e-5)
+
+
+def test_cross_correlate_rejects_non_2d():
+    with pytest.raises(ValueError, match="2-D"):
+        convnets.cross_correlate(np.zeros((3, 3, 1)), np.zeros((2, 2)))
+
+
+def test_max_pool_takes_window_maxima():
+    image = np.arange(16).reshape(4, 4)
+    np.testing.assert_array_equal(convnets.max_pool(image), [[5, 7], [13, 15]])
+    assert convnets.max_pool(np.zeros((5, 5, 3)), size=2).shape == (2, 2, 3)
+
+
+def test_shift_moves_pixels_and_fills_zeros():
+    images = np.zeros((1, 5, 5))
+    images[0, 2, 2] = 1
+    moved = convnets.shift(images, dx=2, dy=-1)
+    assert moved[0, 1, 4] == 1 and moved.sum() == 1
+    assert convnets.shift(images, 3, 0)[0].sum() == 0  # moved out of the frame
+    with pytest.raises(ValueError, match="smaller than the image"):
+        convnets.shift(images, 5, 0)
+    with pytest.raises(ValueError, match="images must be"):
+        convnets.shift(np.zeros((5, 5)), 1, 0)
+
+
+def test_models_have_the_documented_shapes():
+    pooled = convnets.mnist_convnet()
+    strided = convnets.mnist_convnet("strided")
+    assert pooled.output_shape[-1] == 10 and pooled.count_params() == 104_202
+    assert convnets.receptive_field(pooled) == {"conv1": 3, "conv2": 8, "conv3": 18}
+    assert convnets.receptive_field(strided) == {"conv1": 3, "conv2": 5, "conv3": 9}
+    with pytest.raises(ValueError, match="downsampling"):
+        convnets.mnist_convnet("average")
+    with pytest.raises(ValueError, match="conv must be"):
+        convnets.mnist_convnet(conv="dilated")
+
+
+def _corner_model():
+    """A model whose answer depends only on the top-left 8x8 corner of the image."""
+    import keras
+
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Cropping2D(((0, 20), (0, 20))),
+        keras.layers.Conv2D(2, 3, name="conv"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2, activation="softmax"),
+    ])  # fmt: skip
+    return model
+
+
+def test_occlusion_map_marks_exactly_the_part_the_model_reads():
+    heat = convnets.occlusion_map(_corner_model(), np.ones((28, 28, 1), np.float32), 0, 6, 2)
+    assert heat.shape == (12, 12)
+    outside = np.ones_like(heat, dtype=bool)
+    outside[:4, :4] = False
+    np.testing.assert_allclose(heat[outside], heat[-1, -1], rtol=1e-6)
+    assert np.all(np.abs(heat[~outside] - heat[-1, -1]) > 1e-6)
+
+
+def test_grad_cam_and_activations_shapes():
+    model = convnets.mnist_convnet()
+    image = np.random.default_rng(1).random((28, 28, 1)).astype("float32")
+    cam = convnets.grad_cam(model, image, class_index=3)
+    assert cam.shape == (28, 28) and cam.min() >= 0 and cam.max() <= 1 + 1e-6
+    maps = convnets.conv_activations(model, image)
+    assert {k: v.shape for k, v in maps.items()} == {
+        "conv1": (26, 26, 32), "conv2": (11, 11, 64), "conv3": (3, 3, 128)
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="layer must be one of"):
+        convnets.grad_cam(model, image, 0, layer="conv9")
+
+
+def test_filter_patterns_increase_the_filter_response():
+    import keras
+
+    model = convnets.mnist_convnet()
+    extractor = keras.Model(model.inputs[0], model.get_layer("conv1").output)
+    index = convnets.responsive_filters(model, "conv1", count=1)[0]
+    pattern = convnets.filter_patterns(model, "conv1", [index], steps=10)[0]
+    grey = np.full((1, 28, 28, 1), 0.5, np.float32)
+    before = float(np.mean(extractor(grey)[..., index]))
+    after = float(np.mean(extractor(pattern[None, :, :, None])[..., index]))
+    assert pattern.shape == (28, 28) and after > before
+
+
+def test_train_classifier_rejects_bad_epochs():
+    with pytest.raises(ValueError, match="epochs"):
+        convnets.train_classifier(convnets.mnist_dense(), None, epochs=0)
