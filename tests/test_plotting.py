@@ -33,3 +33,16 @@ def test_plot_curves_needs_a_series():
     _, axes = plotting.figure()
     with pytest.raises(ValueError, match="curves"):
         plotting.plot_curves(axes[0, 0], {}, "epoch", "loss")
+
+
+def test_animation_html_is_an_offline_gif_with_alt_text():
+    from matplotlib.animation import FuncAnimation
+
+    fig, axes = plotting.figure()
+    line = axes[0, 0].plot([0, 1], [0, 0])[0]
+    anim = FuncAnimation(fig, lambda i: line.set_ydata([i, i]), frames=3)
+    html = plotting.animation_html(anim, alt='a "moving" line').data
+    assert html.startswith('<img src="data:image/gif;base64,')
+    assert 'alt="a &quot;moving&quot; line"' in html and "http" not in html
+    with pytest.raises(ValueError, match="alt"):
+        plotting.animation_html(anim, alt="")

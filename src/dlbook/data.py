@@ -113,6 +113,25 @@ def star98_math() -> Dataset:
     )
 
 
+def co2_weekly() -> Dataset:
+    """Weekly atmospheric CO2 at Mauna Loa, 1958-2001 (2,284 weeks, ppm).
+
+    ``x`` holds the dates, ``y`` the concentration; the 59 missing weeks are filled by
+    linear interpolation in time (noted in ``notes``).
+    """
+    datasets = require("statsmodels.datasets", "statsmodels")
+    frame = datasets.co2.load_pandas().data
+    missing = int(frame["co2"].isna().sum())
+    values = frame["co2"].interpolate(method="time").to_numpy(np.float32)
+    return Dataset(
+        frame.index.to_numpy(),
+        values,
+        "Mauna Loa CO2, weekly",
+        "statsmodels.datasets.co2",
+        f"{missing} missing weeks filled by linear interpolation",
+    )
+
+
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
 

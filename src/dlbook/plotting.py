@@ -62,3 +62,26 @@ def plot_curves(
         ax.set_title(title)
     ax.legend()
     return ax
+
+
+def animation_html(animation, alt: str, fps: float = 1.5):
+    """An animation as an inline animated GIF (``<img>`` with alt text).
+
+    Plays offline with no script or web font, unlike matplotlib's JavaScript player,
+    which fetches its button icons from a CDN.
+    """
+    import base64
+    import tempfile
+    from pathlib import Path
+
+    from IPython.display import HTML
+    from matplotlib.animation import PillowWriter
+
+    if not alt:
+        raise ValueError("alt must describe the animation for readers who cannot see it")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "animation.gif"
+        animation.save(path, writer=PillowWriter(fps=fps))
+        encoded = base64.b64encode(path.read_bytes()).decode()
+    alt = alt.replace('"', "&quot;")
+    return HTML(f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" style="max-width:100%">')
