@@ -86,17 +86,19 @@ def input_gradient_norms(model, x: np.ndarray, y: np.ndarray, loss) -> np.ndarra
 
 
 def recall_task(n: int, length: int, n_symbols: int = 4, seed: int = 0):
-    """Sequences of one-hot symbols; the target is the *first* symbol.
-
-    Every later step is a random distractor from the same alphabet, so the answer must
-    be carried through ``length - 1`` steps of state. Chance accuracy: 1/``n_symbols``.
+    """Remember the first symbol: step 1 holds one of ``n_symbols`` symbols (one-hot),
+    the ``length - 1`` steps after it hold only a "blank" flag, and the target is the
+    first symbol. The answer must be carried in the state through every blank step.
+    Chance accuracy: 1/``n_symbols``.
     """
     for name, value in (("n", n), ("length", length), ("n_symbols", n_symbols)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    symbols = rng(seed).integers(0, n_symbols, size=(n, length))
-    x = np.eye(n_symbols, dtype=np.float32)[symbols]
-    return x, symbols[:, 0].astype(np.int64)
+    first = rng(seed).integers(0, n_symbols, size=n)
+    x = np.zeros((n, length, n_symbols + 1), np.float32)
+    x[np.arange(n), 0, first] = 1.0
+    x[:, 1:, n_symbols] = 1.0  # the blank flag
+    return x, first.astype(np.int64)
 
 
 def memory_experiment(lengths, cells=CELLS, n_train: int = 1000, n_test: int = 500,
@@ -111,7 +113,7 @@ def memory_experiment(lengths, cells=CELLS, n_train: int = 1000, n_test: int = 5
         x_test, y_test = recall_task(n_test, length, seed=seed + 1)
         for cell in cells:
             keras.utils.set_random_seed(seed)
-            model = recurrent_model(cell, units, (length, x.shape[-1]), 4, "softmax")
+            model = recurrent_model(cell, units, x.shape[1:], int(y.max()) + 1, "softmax")
             model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
             model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
             predicted = np.argmax(np.asarray(model(x_test, training=False)), axis=1)

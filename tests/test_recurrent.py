@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from dlbook import forecasting, recurrent
+
+
+@pytest.mark.parametrize("cell", recurrent.CELLS)
+@pytest.mark.parametrize(("units", "input_dim"), [(1, 1), (32, 8), (7, 3)])
+def test_param_formula_matches_keras(cell, units, input_dim):
+    ours = recurrent.rnn_params(cell, units, input_dim)
+    assert ours == recurrent.keras_rnn_params(cell, units, input_dim)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [(("RNN", 4, 1), "cell must be"), (("LSTM", 0, 1), "units"), (("GRU", 4, 1.5), "input_dim")],
+)
+def test_param_formula_rejects_bad_arguments(args, match):
+    with pytest.raises(ValueError, match=match):
+        recurrent.rnn_params(*args)
+
+
+def test_recall_task_target_is_the_first_symbol():
+    x, y = recurrent.recall_task(50, 12, n_symbols=3, seed=2)
+    assert x.shape == (50, 12, 4)
+    np.testing.assert_array_equal(np.argmax(x[:, 0, :3], axis=1), y)
+    assert np.all(x[:, 1:, 3] == 1) and np.all(x[:, 1:, :3] == 0)
+    with pytest.raises(ValueError, match="length"):
+        recurrent.recall_task(5, 0)
+
+
+def test_gradient_norms_see_only_the_steps_the_model_uses():
+    import keras
+
+    # a model that reads only the last time step: earlier steps get zero gradient
+    model = keras.Sequential([
+        keras.Input((6, 2)),
+        keras.layers.Cropping1D((5, 0)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(1),
+    ])  # fmt: skip
+    x = np.random.default_rng(0).random((4, 6, 2)).astype("float32")
+    norms = recurrent.input_gradient_norms(model, x, np.ones((4, 1), "float32"), "mse")
+    assert norms.shape == (6,)
+    assert np.all(norms[:5] == 0) and norms[5] > 0
+
+
+def test_windows_never_include_their_target():
+    series = np.arange(20, dtype=np.float32)
+    w = forecasting.windows(series, lookback=4, horizon=2)
+    assert w.x.shape == (15, 4, 1)
+    for x, y, t in zip(w.x, w.y, w.target_index, strict=True):
+        assert y == series[t] and x[-1, 0] == series[t - 2]  # the last input is 2 steps back
+        assert x.max() < y  # on a rising series, every input is strictly in the past
+
+
+def test_split_by_time_keeps_order_and_does_not_shuffle():
+    series = np.arange(100, dtype=np.float32)
+    train, val, test = forecasting.split_by_time(forecasting.windows(series, 5), len(series))
+    assert train.target_index.max() < val.target_index.min()
+    assert val.target_index.max() < test.target_index.min()
+    assert np.all(np.diff(train.target_index) == 1)
+    assert train.target_index.max() == 59 and test.target_index.min() == 80
+
+
+def test_naive_forecast_is_the_last_value():
+    x = np.array([[[1.0], [2.0], [5.0]], [[0.0], [0.0], [-1.0]]])
+    np.testing.assert_array_equal(forecasting.naive_forecast(x), [5.0, -1.0])
+    assert forecasting.mae([1, 2], [2, 4]) == 1.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"lookback": 0}, "lookback"), ({"horizon": -1}, "horizon"), ({"lookback": 30}, "longer")],
+)
+def test_windows_reject_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        forecasting.windows(np.arange(10.0), **{"lookback": 3, **kwargs})
+
+
+def test_forecaster_kinds_and_relative_inputs_beat_absolute_on_a_trend():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        forecasting.forecaster("transformer", 8)
+    t = np.arange(400, dtype=np.float32)
+    series = 0.05 * t + np.sin(t / 3)  # trend + cycle: test levels above training ones
+    train, val, test = forecasting.split_by_time(forecasting.windows(series, 8), len(series))
+    relative = forecasting.fit_forecaster("dense", train, val, test, relative=True, epochs=15)
+    absolute = forecasting.fit_forecaster("dense", train, val, test, relative=False, epochs=15)
+    assert relative.test_mae < absolute.test_mae
+
+
+def test_memory_experiment_table_and_diagram():
+    table = recurrent.memory_experiment([3], n_train=32, n_test=16, units=4, epochs=1)
+    assert list(table.columns) == list(recurrent.CELLS) and list(table.index) == [3]
+    assert ((table >= 0) & (table <= 1)).all().all()
+    fig = recurrent.draw_unrolled(steps=3)
+    assert len(fig.axes) == 1
