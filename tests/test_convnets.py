@@ -124,3 +124,11 @@ def test_filter_patterns_increase_the_filter_response():
 def test_train_classifier_rejects_bad_epochs():
     with pytest.raises(ValueError, match="epochs"):
         convnets.train_classifier(convnets.mnist_dense(), None, epochs=0)
+
+
+def test_seeded_models_start_from_the_same_weights():
+    first = convnets.mnist_convnet(seed=5).get_weights()[0]
+    convnets.mnist_dense()  # consume randomness in between
+    second = convnets.mnist_convnet(seed=5).get_weights()[0]
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, convnets.mnist_convnet(seed=6).get_weights()[0])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import data
+from dlbook.repro import check_seed
 
 PADDINGS = ("valid", "same")
 
@@ -150,6 +151,13 @@ def convolution_animation(image: np.ndarray, kernel: np.ndarray, interval: int =
 # --- data and models ---------------------------------------------------------------
 
 
+def _reseed(seed: int | None) -> None:
+    if seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(check_seed(seed))
+
+
 def mnist_splits(seed: int = 0) -> data.Splits:
     """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], split 70/10/20."""
     digits = data.mnist_digits()
@@ -158,7 +166,11 @@ def mnist_splits(seed: int = 0) -> data.Splits:
 
 
 def mnist_convnet(
-    downsampling: str = "maxpool", augment: bool = False, conv: str = "conv", name: str = ""
+    downsampling: str = "maxpool",
+    augment: bool = False,
+    conv: str = "conv",
+    name: str = "",
+    seed: int | None = None,
 ):
     """The book's MNIST convnet: three 3x3 conv layers (32, 64, 128 filters), then a
     softmax over 10 digits.
@@ -167,11 +179,13 @@ def mnist_convnet(
     ``"strided"`` drops the pooling and gives the next conv layer stride 2 instead (the
     notes' two options). ``conv="separable"`` uses ``SeparableConv2D`` after the first
     layer (``docs/separable.md``). ``augment`` adds random shifts and rotations, active
-    in training only.
+    in training only. With ``seed``, Keras is re-seeded first, so the same call gives
+    the same initial weights (and training randomness) on any page, in any order.
     """
     import keras
     from keras import layers
 
+    _reseed(seed)
     if downsampling not in ("maxpool", "strided"):
         raise ValueError(f"downsampling must be 'maxpool' or 'strided', got {downsampling!r}")
     if conv not in ("conv", "separable"):
@@ -195,11 +209,12 @@ def mnist_convnet(
     )
 
 
-def mnist_dense(hidden: int = 128):
+def mnist_dense(hidden: int = 128, seed: int | None = None):
     """A dense network of about the convnet's size (784 -> ``hidden`` -> 10)."""
     import keras
     from keras import layers
 
+    _reseed(seed)
     stack = [
         layers.Flatten(),
         layers.Dense(hidden, activation="relu"),
