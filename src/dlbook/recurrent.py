@@ -1,7 +1,8 @@
 """Recurrent networks: cells, their parameter counts, vanishing gradients, memory.
 
-Used by ``docs/rnn.md`` (the three cells, gradient norms, a long-range memory task)
-and ``docs/forecasting.md`` (which builds its models with :func:`recurrent_model`).
+Used by ``docs/forecasting.md`` (parameter counts, the cells it compares). The page on
+the cells themselves (equations, :func:`draw_unrolled`, :func:`param_table`, gradient
+norms and :func:`memory_experiment`) is still to be written: issue #4.
 """
 
 from __future__ import annotations
