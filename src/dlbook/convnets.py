@@ -15,14 +15,9 @@ import numpy as np
 
 from dlbook import data
 from dlbook.repro import check_seed
+from dlbook.validate import positive_int
 
 PADDINGS = ("valid", "same")
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 # --- mechanics ---------------------------------------------------------------------
@@ -34,8 +29,8 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: str = "va
     ``valid``: the window stays inside the input, ``floor((size - kernel) / stride) + 1``.
     ``same``: the input is zero-padded so that ``ceil(size / stride)`` windows fit.
     """
-    size, kernel = _positive_int("size", size), _positive_int("kernel", kernel)
-    stride = _positive_int("stride", stride)
+    size, kernel = positive_int("size", size), positive_int("kernel", kernel)
+    stride = positive_int("stride", stride)
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if padding == "same":
@@ -248,7 +243,7 @@ def train_classifier(
     """
     import keras
 
-    _positive_int("epochs", epochs)
+    positive_int("epochs", epochs)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss="sparse_categorical_crossentropy",
@@ -447,18 +442,3 @@ def grad_cam(model, image: np.ndarray, class_index: int, layer: str | None = Non
     cam = cam / (tf.reduce_max(cam) + 1e-8)
     resized = tf.image.resize(cam[..., None], image.shape[:2], method="bilinear")
     return resized.numpy()[..., 0]
-
-
-def show_images(images, titles=(), ncols: int = 8, cmap: str = "gray", width: float = 9.0):
-    """A grid of images in the book style, axes off; returns the figure."""
-    from dlbook.plotting import figure
-
-    images = list(images)
-    nrows = -(-len(images) // ncols)
-    fig, axes = figure(nrows, ncols, width=width, height=width / ncols * nrows * 1.15)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, [*titles, *[""] * len(images)], strict=False):
-        ax.imshow(image, cmap=cmap)
-        ax.set_title(title, fontsize=8)
-    return fig

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from dlbook.repro import rng
+from dlbook.validate import positive_int, split_fractions
 
 
 class MissingDependencyError(ImportError):
@@ -161,8 +162,7 @@ def two_digit_multilabel(
             f"images must be (count, height, width) with one label each, "
             f"got images {images.shape} and labels {labels.shape}"
         )
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = positive_int("n", n)
     generator = rng(seed)
     left, right = generator.integers(0, len(images), size=(2, n))
     x = np.concatenate([images[left], images[right]], axis=2)
@@ -176,8 +176,7 @@ def split(x: np.ndarray, y: np.ndarray, fractions=(0.6, 0.2, 0.2), seed: int = 0
     """Shuffle once with ``seed`` and cut into train / validation / test parts."""
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
-        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+    fractions = split_fractions(fractions)
     order = rng(seed).permutation(len(x))
     n_train = int(round(fractions[0] * len(x)))
     n_val = int(round(fractions[1] * len(x)))

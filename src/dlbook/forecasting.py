@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlbook.last_layer import mean_absolute_error as mae
 from dlbook.recurrent import CELLS
+from dlbook.validate import positive_int, split_fractions
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,7 @@ def windows(series: np.ndarray, lookback: int, horizon: int = 1) -> Windows:
     """Every window of ``lookback`` past values and the value ``horizon`` steps after
     its last one. Inputs end strictly before the target: no future value leaks in."""
     series = np.asarray(series, np.float32)
-    for name, value in (("lookback", lookback), ("horizon", horizon)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    lookback, horizon = positive_int("lookback", lookback), positive_int("horizon", horizon)
     count = len(series) - lookback - horizon + 1
     if series.ndim != 1 or count < 1:
         raise ValueError(
@@ -48,8 +48,7 @@ def windows(series: np.ndarray, lookback: int, horizon: int = 1) -> Windows:
 def split_by_time(w: Windows, n_points: int, fractions=(0.6, 0.2, 0.2)):
     """Train / validation / test windows by the time of their target: the first 60% of
     the series' time trains, the next 20% validates, the last 20% tests. No shuffling."""
-    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) <= 0:
-        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+    fractions = split_fractions(fractions)
     cut_val = int(n_points * fractions[0])
     cut_test = int(n_points * (fractions[0] + fractions[1]))
     t = w.target_index
@@ -59,10 +58,6 @@ def split_by_time(w: Windows, n_points: int, fractions=(0.6, 0.2, 0.2)):
 def naive_forecast(x: np.ndarray) -> np.ndarray:
     """The common-sense baseline: the next value equals the last one seen."""
     return x[:, -1, 0]
-
-
-def mae(y_true, y_pred) -> float:
-    return float(np.mean(np.abs(np.ravel(y_true) - np.ravel(y_pred))))
 
 
 def forecaster(kind: str, lookback: int, units: int = 32):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dlbook.validate import positive_int
+
 
 def dense_network(
     n_inputs: int,
@@ -19,9 +21,7 @@ def dense_network(
     """
     import keras
 
-    for arg, value in (("n_inputs", n_inputs), ("n_outputs", n_outputs)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive int, got {value!r}")
+    n_inputs, n_outputs = positive_int("n_inputs", n_inputs), positive_int("n_outputs", n_outputs)
     if any(not isinstance(h, int) or h < 1 for h in hidden):
         raise ValueError(f"hidden must be positive layer widths, got {hidden!r}")
     layers = [keras.Input(shape=(n_inputs,))]

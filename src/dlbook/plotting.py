@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
+from dlbook.validate import positive_int
+
 #: Colour-blind-safe palette (Okabe-Ito), used in this order by every figure.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
@@ -37,9 +39,7 @@ def use_book_style() -> None:
 
 def figure(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float | None = None):
     """A new figure in the book style; returns ``(fig, axes)`` like ``plt.subplots``."""
-    for name, value in (("nrows", nrows), ("ncols", ncols)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    nrows, ncols = positive_int("nrows", nrows), positive_int("ncols", ncols)
     if width <= 0 or (height is not None and height <= 0):
         raise ValueError(f"width and height must be positive, got {width}, {height}")
     use_book_style()
@@ -85,3 +85,16 @@ def animation_html(animation, alt: str, fps: float = 1.5):
         encoded = base64.b64encode(path.read_bytes()).decode()
     alt = alt.replace('"', "&quot;")
     return HTML(f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" style="max-width:100%">')
+
+
+def show_images(images, titles=(), ncols: int = 8, cmap: str = "gray", width: float = 9.0):
+    """A grid of images in the book style, axes off; returns the figure."""
+    images = list(images)
+    nrows = -(-len(images) // ncols)
+    fig, axes = figure(nrows, ncols, width=width, height=width / ncols * nrows * 1.15)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, [*titles, *[""] * len(images)], strict=False):
+        ax.imshow(image, cmap=cmap)
+        ax.set_title(title, fontsize=8)
+    return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook.repro import rng
+from dlbook.validate import positive_int
 
 CELLS = ("SimpleRNN", "LSTM", "GRU")
 
@@ -28,9 +29,7 @@ def rnn_params(cell: str, units: int, input_dim: int) -> int:
     gates, GRU 3, and Keras' GRU (``reset_after=True``) keeps two biases per gate.
     """
     _check_cell(cell)
-    for name, value in (("units", units), ("input_dim", input_dim)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    units, input_dim = positive_int("units", units), positive_int("input_dim", input_dim)
     kernels = units * (input_dim + units)
     if cell == "SimpleRNN":
         return kernels + units
@@ -92,9 +91,8 @@ def recall_task(n: int, length: int, n_symbols: int = 4, seed: int = 0):
     first symbol. The answer must be carried in the state through every blank step.
     Chance accuracy: 1/``n_symbols``.
     """
-    for name, value in (("n", n), ("length", length), ("n_symbols", n_symbols)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    n, length = positive_int("n", n), positive_int("length", length)
+    n_symbols = positive_int("n_symbols", n_symbols)
     first = rng(seed).integers(0, n_symbols, size=n)
     x = np.zeros((n, length, n_symbols + 1), np.float32)
     x[np.arange(n), 0, first] = 1.0

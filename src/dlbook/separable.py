@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 
-from dlbook.convnets import _positive_int
+from dlbook.validate import positive_int
 
 
 def conv2d_params(kernel: int, c_in: int, c_out: int, bias: bool = True) -> int:
     """Weights of a ``Conv2D``: one k x k x C_in kernel per output channel (+ biases)."""
-    kernel, c_in, c_out = (_positive_int(n, v) for n, v in
+    kernel, c_in, c_out = (positive_int(n, v) for n, v in
                            (("kernel", kernel), ("c_in", c_in), ("c_out", c_out)))  # fmt: skip
     return kernel * kernel * c_in * c_out + (c_out if bias else 0)
 
@@ -26,9 +26,9 @@ def separable_params(
 ) -> int:
     """Weights of a ``SeparableConv2D``: k x k per input channel (depthwise), then a
     1 x 1 x (C_in * multiplier) kernel per output channel (pointwise), + biases."""
-    kernel, c_in, c_out = (_positive_int(n, v) for n, v in
+    kernel, c_in, c_out = (positive_int(n, v) for n, v in
                            (("kernel", kernel), ("c_in", c_in), ("c_out", c_out)))  # fmt: skip
-    depth_multiplier = _positive_int("depth_multiplier", depth_multiplier)
+    depth_multiplier = positive_int("depth_multiplier", depth_multiplier)
     depthwise = kernel * kernel * c_in * depth_multiplier
     pointwise = c_in * depth_multiplier * c_out
     return depthwise + pointwise + (c_out if bias else 0)
@@ -37,8 +37,8 @@ def separable_params(
 def conv2d_mult_adds(out_h: int, out_w: int, kernel: int, c_in: int, c_out: int) -> int:
     """Multiply-adds of a ``Conv2D``: each output value is a k x k x C_in dot product."""
     return (
-        _positive_int("out_h", out_h)
-        * _positive_int("out_w", out_w)
+        positive_int("out_h", out_h)
+        * positive_int("out_w", out_w)
         * (conv2d_params(kernel, c_in, c_out, bias=False))
     )
 
@@ -47,7 +47,7 @@ def separable_mult_adds(
     out_h: int, out_w: int, kernel: int, c_in: int, c_out: int, depth_multiplier: int = 1
 ) -> int:
     """Multiply-adds of a ``SeparableConv2D``: k x k per channel, then 1 x 1 x C_in."""
-    positions = _positive_int("out_h", out_h) * _positive_int("out_w", out_w)
+    positions = positive_int("out_h", out_h) * positive_int("out_w", out_w)
     return positions * separable_params(kernel, c_in, c_out, depth_multiplier, bias=False)
 
 
@@ -83,7 +83,7 @@ def median_latency(model, x: np.ndarray, repeats: int = 30, warmup: int = 3) -> 
     """Median wall time, in seconds, of one compiled forward pass on ``x``."""
     import tensorflow as tf
 
-    _positive_int("repeats", repeats)
+    positive_int("repeats", repeats)
     forward = tf.function(lambda batch: model(batch, training=False))
     batch = tf.constant(x)
     for _ in range(warmup):
