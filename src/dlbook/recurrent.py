@@ -1,13 +1,15 @@
 """Recurrent networks: cells, their parameter counts, vanishing gradients, memory.
 
-Used by ``docs/forecasting.md`` (parameter counts, the cells it compares). The page on
-the cells themselves (equations, :func:`draw_unrolled`, :func:`param_table`, gradient
-norms and :func:`memory_experiment`) is still to be written: issue #4.
+The cells, their equations and the vanishing-gradient experiments are on ``docs/rnn.md``;
+``docs/forecasting.md`` uses the parameter counts and the cells.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 
 from dlbook.repro import rng
 from dlbook.validate import positive_int
@@ -49,8 +51,6 @@ def keras_rnn_params(cell: str, units: int, input_dim: int) -> int:
 
 def param_table(units: int = 32, input_dims=(1, 8)):
     """Parameters per cell and input width: formula next to Keras' own count."""
-    import pandas as pd
-
     rows = [
         {"cell": cell, "units": units, "input dim": d, "dlbook": rnn_params(cell, units, d),
          "Keras": keras_rnn_params(cell, units, d)}
@@ -85,41 +85,91 @@ def input_gradient_norms(model, x: np.ndarray, y: np.ndarray, loss) -> np.ndarra
     return tf.reduce_mean(tf.norm(gradient, axis=-1), axis=0).numpy()
 
 
-def recall_task(n: int, length: int, n_symbols: int = 4, seed: int = 0):
-    """Remember the first symbol: step 1 holds one of ``n_symbols`` symbols (one-hot),
-    the ``length - 1`` steps after it hold only a "blank" flag, and the target is the
-    first symbol. The answer must be carried in the state through every blank step.
-    Chance accuracy: 1/``n_symbols``.
+def gradient_profiles(models: dict, x: np.ndarray, y: np.ndarray, loss="mse") -> pd.DataFrame:
+    """:func:`input_gradient_norms` of each named model on the same batch: one column
+    per model, one row per time step (1 = the first)."""
+    columns = {name: input_gradient_norms(model, x, y, loss) for name, model in models.items()}
+    table = pd.DataFrame(columns, index=np.arange(1, len(x[0]) + 1))
+    table.index.name = "time step"
+    return table
+
+
+def plot_gradient_profiles(panels: dict):
+    """One log-scale panel per title in ``panels`` (a title -> :func:`gradient_profiles`
+    table): how much each input step can still move the loss."""
+    from dlbook.plotting import PALETTE, figure
+
+    fig, axes = figure(1, len(panels), width=4.6 * len(panels), height=3.4)
+    for ax, (title, table) in zip(axes[0], panels.items(), strict=True):
+        for colour, cell in zip(PALETTE, table.columns, strict=False):
+            # exact zeros (underflow) cannot be drawn on a log axis: they are left out
+            ax.plot(table.index, table[cell].where(table[cell] > 0), color=colour, label=cell)
+        ax.set_yscale("log")
+        ax.set_xlabel("input time step")
+        ax.set_title(title)
+    axes[0, 0].set_ylabel("|d loss / d input|")
+    axes[0, 0].legend()
+    return fig
+
+
+def adding_problem(n: int, length: int, seed: int = 0):
+    """The adding problem (Hochreiter & Schmidhuber, 1997), a long-range memory test.
+
+    Each step holds two inputs: a random value in [0, 1] and a marker. Two steps are
+    marked, one in the first tenth of the sequence and one in the second half; the
+    target is the sum of the two marked values. The first value must be carried through
+    at least ``length / 2`` steps of distracting values. Always answering 1 (the mean
+    target) gives a mean squared error of 1/6: :data:`ADDING_BASELINE_MSE`.
     """
     n, length = positive_int("n", n), positive_int("length", length)
-    n_symbols = positive_int("n_symbols", n_symbols)
-    first = rng(seed).integers(0, n_symbols, size=n)
-    x = np.zeros((n, length, n_symbols + 1), np.float32)
-    x[np.arange(n), 0, first] = 1.0
-    x[:, 1:, n_symbols] = 1.0  # the blank flag
-    return x, first.astype(np.int64)
+    if length < 2:
+        raise ValueError(f"length must be at least 2 (two marked steps), got {length}")
+    generator = rng(seed)
+    values = generator.uniform(0.0, 1.0, size=(n, length)).astype(np.float32)
+    early = generator.integers(0, max(1, length // 10), size=n)
+    late = generator.integers(length // 2, length, size=n)
+    late = np.where(late == early, length - 1, late)
+    markers = np.zeros((n, length), np.float32)
+    markers[np.arange(n), early] = 1.0
+    markers[np.arange(n), late] = 1.0
+    target = values[np.arange(n), early] + values[np.arange(n), late]
+    return np.stack([values, markers], axis=-1), target.astype(np.float32)
 
 
-def memory_experiment(lengths, cells=CELLS, n_train: int = 1000, n_test: int = 500,
-                      units: int = 16, epochs: int = 15, seed: int = 0):  # fmt: skip
-    """Test accuracy on :func:`recall_task` for each cell and sequence length."""
+ADDING_BASELINE_MSE = 1 / 6  # variance of the sum of two uniform values
+
+
+@dataclass
+class MemoryResult:
+    """Test MSE per cell and length, and the model trained at each (cell, length)."""
+
+    mse: pd.DataFrame
+    models: dict
+
+
+def memory_experiment(
+    lengths, cells=CELLS, n_train: int = 8000, n_test: int = 1000,
+    units: int = 32, epochs: int = 8, seed: int = 0,
+) -> MemoryResult:  # fmt: skip
+    """Train each cell on :func:`adding_problem` at each length with the same budget
+    (data, epochs, optimiser, seed) and measure the test mean squared error."""
     import keras
-    import pandas as pd
 
-    scores = {}
+    scores, models = {}, {}
     for length in lengths:
-        x, y = recall_task(n_train, length, seed=seed)
-        x_test, y_test = recall_task(n_test, length, seed=seed + 1)
+        x, y = adding_problem(n_train, length, seed=seed)
+        x_test, y_test = adding_problem(n_test, length, seed=seed + 1)
         for cell in cells:
             keras.utils.set_random_seed(seed)
-            model = recurrent_model(cell, units, x.shape[1:], int(y.max()) + 1, "softmax")
-            model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+            model = recurrent_model(cell, units, x.shape[1:], 1)
+            model.compile(keras.optimizers.Adam(3e-3, clipnorm=1.0), "mse")
             model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
-            predicted = np.argmax(np.asarray(model(x_test, training=False)), axis=1)
-            scores[(cell, length)] = float(np.mean(predicted == y_test))
+            predicted = np.asarray(model(x_test, training=False))[:, 0]
+            scores[(cell, length)] = float(np.mean((predicted - y_test) ** 2))
+            models[(cell, length)] = model
     table = pd.Series(scores).unstack(0)[list(cells)]
     table.index.name = "sequence length"
-    return table
+    return MemoryResult(table, models)
 
 
 def draw_unrolled(steps: int = 4):

