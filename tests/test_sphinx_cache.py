@@ -135,3 +135,12 @@ def test_cache_reexecutes_exactly_the_pages_whose_code_changed(tmp_path):
     assert site.build(DLBOOK_RERUN="page_plain") == {"page_plain"}
     html = (site.src / "_build" / "html" / "page_b.html").read_text()
     assert "63" in html, "page_b shows the value computed with the edited helper"
+
+
+def test_pasted_from_finds_the_pages_a_page_pastes_values_from():
+    source = (
+        "Best: {glue:text}`forecasting.md::best:s`, gap {glue:}`../a/b.ipynb::gap` and "
+        "{glue:text}`local_key` and {glue:text}`local:.2f`."
+    )
+    assert sphinx_cache.pasted_from(source, "chapter/page") == {"chapter/forecasting", "a/b"}
+    assert sphinx_cache.pasted_from("no glue here", "page") == set()

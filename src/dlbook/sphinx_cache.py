@@ -17,6 +17,7 @@ import ast
 import hashlib
 import json
 import os
+import posixpath
 import re
 import time
 from functools import lru_cache
@@ -159,15 +160,32 @@ def _on_builder_inited(app) -> None:
         app.env.dlbook_cache_keys = {}
 
 
+PASTED_FROM = re.compile(r"\{glue(?::\w*)?\}`([^`:]+)\.(?:md|ipynb)::")
+
+
+def pasted_from(source: str, docname: str) -> set[str]:
+    """Pages whose glued values ``source`` pastes (``{glue:text}`other.md::key```), as
+    docnames relative to the docs folder."""
+    folder = posixpath.dirname(docname)
+    return {posixpath.normpath(posixpath.join(folder, m)) for m in PASTED_FROM.findall(source)}
+
+
 def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
-    stale = []
+    stale = set()
     for docname in sorted(env.found_docs - added - changed):
         if docname not in env.all_docs:
             continue
         known = env.dlbook_cache_keys.get(docname)
         if _rerun_requested(docname) or known != _current_key(app, docname):
-            stale.append(docname)
-    return stale
+            stale.add(docname)
+    # a page that pastes another page's values is rendered again when that page is
+    # (its own cells stay cached), so the pasted values are never stale
+    renewed = stale | added | changed
+    for docname in sorted(env.found_docs - renewed):
+        source = Path(env.doc2path(docname)).read_text(encoding="utf-8")
+        if pasted_from(source, docname) & renewed:
+            stale.add(docname)
+    return sorted(stale)
 
 
 def _on_source_read(app, docname: str, source: list[str]) -> None:
