@@ -1,5 +1,6 @@
 """The execution cache never goes stale, and an unchanged rebuild executes nothing."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -87,7 +88,7 @@ class FixtureSite:
         shutil.copytree(FIXTURE, self.src, ignore=shutil.ignore_patterns("_build"))
         _write_package(self.packages)
 
-    def build(self, **extra_env) -> set[str]:
+    def build(self, *options: str, **extra_env) -> set[str]:
         """Build the site; return the pages that executed."""
         self.log.write_text("")
         env = {
@@ -95,7 +96,7 @@ class FixtureSite:
             **extra_env,
         }  # fmt: skip
         done = subprocess.run(
-            [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html",
+            [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", *options,
              str(self.src), str(self.src / "_build" / "html")],
             env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
@@ -112,6 +113,10 @@ def test_cache_reexecutes_exactly_the_pages_whose_code_changed(tmp_path):
     everything = {"page_a", "page_b", "page_plain"}
     assert site.build() == everything, "cold build executes every page with code"
     assert site.build() == set(), "an unchanged rebuild executes nothing"
+    assert site.build("-E") == set(), "a fresh environment reads every page from the cache"
+    for page in everything:  # and the notebooks nbval compares against still hold outputs
+        cells = json.loads((site.src / "_build" / "jupyter_execute" / f"{page}.ipynb").read_text())
+        assert any(c.get("outputs") for c in cells["cells"] if c["cell_type"] == "code"), page
 
     site.edit("helper.py", "FACTOR = 3\n")  # imported by b only, indirectly
     assert site.build() == {"page_b"}

@@ -214,6 +214,38 @@ def _on_source_read(app, docname: str, source: list[str]) -> None:
         source[0] = json.dumps(notebook)
 
 
+def _on_doctree_read(app, doctree) -> None:
+    """Put the cached outputs into ``jupyter_execute/<page>.ipynb``.
+
+    myst-nb writes that notebook without outputs when the page comes from the execution
+    cache (it renders the cached copy but saves the unexecuted one), which would leave
+    nbval nothing to compare. Fill it from the cache as an executing build would,
+    glued values moved out as myst-nb does.
+    """
+    config = getattr(app.env, "mystnb_config", None)
+    if config is None or not getattr(config, "output_folder", None):
+        return
+    path = Path(config.output_folder, *f"{app.env.docname}.ipynb".split("/"))
+    if not path.is_file():
+        return
+    import nbformat
+    from jupyter_cache import get_cache
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if not code or any(cell.get("outputs") for cell in code):
+        return
+    try:
+        _, merged = get_cache(config.execution_cache_path).merge_match_into_notebook(notebook)
+    except KeyError:  # not in the cache: nothing to add
+        return
+    for cell in merged.cells:
+        if cell.cell_type == "code":
+            extract_glue_data_cell(cell)
+    path.write_text(nbformat.writes(merged), encoding="utf-8")
+
+
 def _on_env_purge_doc(app, env, docname: str) -> None:
     getattr(env, "dlbook_cache_keys", {}).pop(docname, None)
 
@@ -227,6 +259,7 @@ def setup(app):
     app.connect("builder-inited", _on_builder_inited)
     app.connect("env-get-outdated", _on_env_get_outdated)
     app.connect("source-read", _on_source_read)
+    app.connect("doctree-read", _on_doctree_read)
     app.connect("env-purge-doc", _on_env_purge_doc)
     app.connect("env-merge-info", _on_env_merge_info)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
