@@ -1,0 +1,168 @@
+"""One small model per kind of data, as the notes' memo recommends them.
+
+Used by ``docs/architectures.md``. Each builder returns a compiled-ready Keras model
+with a softmax output; :func:`run` trains one on a dataset and reports its figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook import convnets, data
+from dlbook.validate import positive_int
+
+
+def _classifier(name: str, input_shape, body, n_classes: int, dtype="float32"):
+    import keras
+
+    n_classes = positive_int("n_classes", n_classes)
+    out = keras.layers.Dense(n_classes, activation="softmax")
+    return keras.Sequential([keras.Input(input_shape, dtype=dtype), *body, out], name=name)
+
+
+def waveform_conv1d(length: int, n_classes: int):
+    """Raw waveform -> strided 1D convolutions (each layer a filter bank over time)."""
+    from keras import layers
+
+    body = [
+        layers.Conv1D(16, 9, strides=2, activation="relu"), layers.MaxPooling1D(4),
+        layers.Conv1D(32, 9, activation="relu"), layers.MaxPooling1D(4),
+        layers.Conv1D(32, 5, activation="relu"), layers.GlobalMaxPooling1D(),
+    ]  # fmt: skip
+    return _classifier("waveform_conv1d", (length, 1), body, n_classes)
+
+
+def waveform_gru(length: int, n_classes: int, frame: int = 16):
+    """Raw waveform cut into frames of ``frame`` samples -> GRU over the frames (a GRU
+    over every single sample would take ``length`` sequential steps)."""
+    from keras import layers
+
+    if length % frame:
+        raise ValueError(f"length must be a multiple of frame={frame}, got {length}")
+    body = [layers.Reshape((length // frame, frame)), layers.GRU(32)]
+    return _classifier("waveform_gru", (length, 1), body, n_classes)
+
+
+def symbol_model(kind: str, length: int, n_symbols: int, n_classes: int = 2):
+    """Symbol sequences: ``GRU``, ``conv1d`` (two 3-wide layers, max over positions) or
+    ``bag of symbols`` (counts only: order is thrown away)."""
+    from keras import layers
+
+    bodies = {
+        "GRU": lambda: [layers.Embedding(n_symbols, 8), layers.GRU(32)],
+        "conv1d": lambda: [
+            layers.Embedding(n_symbols, 8),
+            layers.Conv1D(32, 3, activation="relu"), layers.Conv1D(32, 3, activation="relu"),
+            layers.GlobalMaxPooling1D(),
+        ],
+        "bag of symbols": lambda: [
+            layers.CategoryEncoding(n_symbols, output_mode="count"),
+            layers.Dense(32, activation="relu"),
+        ],
+    }  # fmt: skip
+    if kind not in bodies:
+        raise ValueError(f"kind must be one of {list(bodies)}, got {kind!r}")
+    return _classifier(kind.replace(" ", "_"), (length,), bodies[kind](), n_classes, "int64")
+
+
+def frame_features():
+    """Per-frame 2D convnet that keeps *where* things are (flatten, not global pooling):
+    motion is a change of position, so position must reach the next layer."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.Conv2D(8, 3, activation="relu"), layers.MaxPooling2D(2),
+            layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(2),
+            layers.Flatten(), layers.Dense(32, activation="relu"),
+        ],
+        name="frame_features",
+    )  # fmt: skip
+
+
+def video_conv3d(frames: int, size: int, n_classes: int):
+    """Clip -> 3D convolutions over (time, height, width)."""
+    from keras import layers
+
+    body = [
+        layers.Conv3D(8, 3, activation="relu"), layers.MaxPooling3D((1, 2, 2)),
+        layers.Conv3D(16, 3, activation="relu"), layers.MaxPooling3D((1, 2, 2)),
+        layers.Flatten(), layers.Dense(32, activation="relu"),
+    ]  # fmt: skip
+    return _classifier("video_conv3d", (frames, size, size, 1), body, n_classes)
+
+
+def video_frames_gru(frames: int, size: int, n_classes: int):
+    """Clip -> the same 2D convnet on every frame (``TimeDistributed``) -> GRU over time."""
+    from keras import layers
+
+    body = [layers.TimeDistributed(frame_features()), layers.GRU(32)]
+    return _classifier("video_frames_gru", (frames, size, size, 1), body, n_classes)
+
+
+def single_frame(size: int, n_classes: int):
+    """One frame only -> 2D convnet: the control that shows a task needs motion."""
+    return _classifier("single_frame", (size, size, 1), [frame_features()], n_classes)
+
+
+def volume_conv3d(size: int, n_classes: int):
+    """Voxel volume -> 3D convolutions."""
+    from keras import layers
+
+    body = [
+        layers.Conv3D(8, 3, activation="relu"), layers.MaxPooling3D(2),
+        layers.Conv3D(16, 3, activation="relu"), layers.GlobalMaxPooling3D(),
+    ]  # fmt: skip
+    return _classifier("volume_conv3d", (size, size, size, 1), body, n_classes)
+
+
+def image_conv2d(size: int, n_classes: int):
+    """Small image -> 2D convolutions."""
+    from keras import layers
+
+    body = [
+        layers.Conv2D(16, 3, activation="relu", padding="same"), layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, activation="relu", padding="same"), layers.GlobalMaxPooling2D(),
+    ]  # fmt: skip
+    return _classifier("image_conv2d", (size, size, 1), body, n_classes)
+
+
+@dataclass
+class Run:
+    """What one trained model scored: the figures that go into the page's table."""
+
+    model: str
+    params: int
+    seconds_per_epoch: float
+    test_accuracy: float
+    chance: float
+
+
+def run(build, splits: data.Splits, epochs: int = 20, patience: int | None = 4,
+        seed: int = 0) -> Run:  # fmt: skip
+    """Seed, build, train with early stopping on validation accuracy (none when
+    ``patience`` is None), score on test. ``chance`` is the test share of the most
+    frequent class."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build()
+    trained = convnets.train_classifier(model, splits, epochs=epochs, patience=patience)
+    chance = float(np.bincount(splits.test[1]).max() / len(splits.test[1]))
+    return Run(model.name, model.count_params(), trained.seconds_per_epoch,
+               trained.test_accuracy, chance)  # fmt: skip
+
+
+def runs_table(runs: dict):
+    """One row per named :class:`Run`: params, time per epoch, test accuracy, chance."""
+    import pandas as pd
+
+    rows = {
+        name: {"params": r.params, "time per epoch": f"{r.seconds_per_epoch:.2f} s",
+               "test accuracy": round(r.test_accuracy, 3), "chance": round(r.chance, 3)}
+        for name, r in runs.items()
+    }  # fmt: skip
+    return pd.DataFrame.from_dict(rows, orient="index")
