@@ -1,0 +1,111 @@
+"""Ways to turn text into numbers, and what each costs in size and sparsity.
+
+For the text-encoding chapter (issue #5): one-hot characters and words, the hashing
+trick, multi-hot bags of words and of n-grams, TF-IDF and integer sequences. Keras'
+``TextVectorization`` does the work where it fits; the hashing trick uses Keras'
+``Hashing`` layer. Every encoder learns its vocabulary from training texts only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook.validate import positive_int
+
+MODES = ("multi_hot", "count", "tf_idf", "int")
+
+
+def vectorizer(train_texts, mode: str = "multi_hot", max_tokens: int = 10_000,
+               ngrams: int | None = None, length: int | None = None):  # fmt: skip
+    """A ``TextVectorization`` layer adapted to ``train_texts``.
+
+    ``mode`` is a bag (``multi_hot``: which words occur; ``count``: how often;
+    ``tf_idf``: counts weighted by rarity across texts) or ``int`` (a sequence of word
+    indices, padded or cut to ``length``); ``ngrams=2`` adds word pairs to the bag.
+    """
+    import keras
+    import tensorflow as tf
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "int" and length is None:
+        raise ValueError("length is required when mode='int' (the sequence length)")
+    if mode != "int" and length is not None:
+        raise ValueError(f"length applies to mode='int' only, got mode={mode!r}")
+    layer = keras.layers.TextVectorization(
+        max_tokens=positive_int("max_tokens", max_tokens), output_mode=mode,
+        ngrams=ngrams, output_sequence_length=length,
+    )  # fmt: skip
+    layer.adapt(tf.constant(list(train_texts)))
+    return layer
+
+
+def encode(layer, texts) -> np.ndarray:
+    """Apply an adapted layer to ``texts`` and return a NumPy array."""
+    import tensorflow as tf
+
+    return np.asarray(layer(tf.constant(list(texts))))
+
+
+def one_hot_words(layer, text: str) -> np.ndarray:
+    """One row per word of ``text``, one column per vocabulary entry (``int`` layer):
+    the word-level one-hot encoding that an ``Embedding`` layer replaces by a lookup."""
+    indices = encode(layer, [text])[0]
+    indices = indices[indices > 0]
+    return np.eye(layer.vocabulary_size(), dtype=np.float32)[indices]
+
+
+def one_hot_characters(text: str, alphabet: str) -> np.ndarray:
+    """One row per character, one column per ``alphabet`` entry plus a last column for
+    characters outside it."""
+    if not alphabet or len(set(alphabet)) != len(alphabet):
+        raise ValueError(f"alphabet must be non-empty without repeats, got {alphabet!r}")
+    column = {c: i for i, c in enumerate(alphabet)}
+    rows = np.zeros((len(text), len(alphabet) + 1), np.float32)
+    rows[np.arange(len(text)), [column.get(c, len(alphabet)) for c in text]] = 1.0
+    return rows
+
+
+def hashed_words(words, buckets: int, salt: int = 0) -> np.ndarray:
+    """Bucket of each word by Keras' ``Hashing`` layer (SipHash, fixed per ``salt``):
+    no vocabulary to store, at the price of collisions."""
+    import keras
+
+    layer = keras.layers.Hashing(num_bins=positive_int("buckets", buckets), salt=salt)
+    return np.asarray(layer(np.array(list(words), dtype=object))).ravel()
+
+
+@dataclass(frozen=True)
+class Collisions:
+    """How the hashing trick shared its buckets among ``words`` distinct words."""
+
+    words: int
+    buckets: int
+    colliding_share: float  # share of words whose bucket holds another word too
+    expected_share: float  # the same for a uniform random hash: 1 - (1 - 1/B)^(V-1)
+
+
+def collision_rate(vocabulary, buckets: int, salt: int = 0) -> Collisions:
+    """Measured and expected share of words that share their bucket with another."""
+    words = sorted(set(vocabulary))
+    if not words:
+        raise ValueError("vocabulary must hold at least one word")
+    bucket = hashed_words(words, buckets, salt)
+    counts = np.bincount(bucket, minlength=buckets)
+    colliding = float(np.mean(counts[bucket] > 1))
+    expected = 1 - (1 - 1 / buckets) ** (len(words) - 1)
+    return Collisions(len(words), buckets, colliding, float(expected))
+
+
+def size_and_sparsity(name: str, matrix: np.ndarray) -> dict:
+    """One row of the encodings table: shape per text, stored numbers, share of zeros."""
+    matrix = np.asarray(matrix)
+    per_text = matrix.shape[1:] if matrix.ndim > 1 else (1,)
+    return {
+        "encoding": name,
+        "numbers per text": int(np.prod(per_text)),
+        "non-zeros per text": float(np.count_nonzero(matrix) / len(matrix)),
+        "zeros": float(1 - np.count_nonzero(matrix) / matrix.size),
+    }
