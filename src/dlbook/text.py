@@ -101,10 +101,12 @@ def fit_text_classifier(kind: str, train, val, test, vocab_size: int, seed: int 
     return TextFit(kind, seed, model.count_params(), ran, per_epoch, accuracy(val), accuracy(test))
 
 
-def compare_text_classifiers(kinds, train, val, test, vocab_size: int, seeds=(0, 1, 2)):
-    """Every kind trained once per seed; one row per (kind, seed)."""
+def compare_text_classifiers(kinds, train, val, test, vocab_size: int, seeds=(0, 1, 2),
+                             **fit_options):  # fmt: skip
+    """Every kind trained once per seed (``fit_options`` go to
+    :func:`fit_text_classifier`); one row per (kind, seed)."""
     import pandas as pd
 
-    fits = [fit_text_classifier(k, train, val, test, vocab_size, seed=s)
+    fits = [fit_text_classifier(k, train, val, test, vocab_size, seed=s, **fit_options)
             for k in kinds for s in seeds]  # fmt: skip
     return pd.DataFrame([vars(f) for f in fits])
