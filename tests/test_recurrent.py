@@ -110,3 +110,14 @@ def test_memory_experiment_table_models_and_figures():
     assert profile.shape == (6, 3) and list(profile.index) == [1, 2, 3, 4, 5, 6]
     assert len(recurrent.plot_gradient_profiles({"a": profile, "b": profile}).axes) == 2
     assert len(recurrent.draw_unrolled(steps=3).axes) == 1
+
+
+def test_early_to_last_ratio_and_its_wording():
+    import pandas as pd
+
+    profile = pd.DataFrame({"flat": [1.0] * 20, "fading": [1e-9] * 2 + [1.0] * 17 + [2.0]})
+    ratio = recurrent.early_to_last(profile)
+    assert ratio["flat"] == 1.0 and ratio["fading"] == 5e-10
+    assert [recurrent.as_power(r) for r in (0.0, 5e-10, 0.688)] == ["0", "5e-10", "0.69"]
+    with pytest.raises(ValueError, match="share"):
+        recurrent.early_to_last(profile, share=1.5)

@@ -94,6 +94,21 @@ def gradient_profiles(models: dict, x: np.ndarray, y: np.ndarray, loss="mse") ->
     return table
 
 
+def early_to_last(profile: pd.DataFrame, share: float = 0.1) -> pd.Series:
+    """Per column of a :func:`gradient_profiles` table: the mean gradient norm over the
+    first ``share`` of the steps, divided by the norm at the last step (1: nothing
+    fades; 1e-8: the early steps barely reach the loss)."""
+    if not 0 < share < 1:
+        raise ValueError(f"share must be between 0 and 1, got {share}")
+    first = profile.iloc[: max(1, int(len(profile) * share))]
+    return first.mean() / profile.iloc[-1]
+
+
+def as_power(ratio: float) -> str:
+    """A ratio for prose: ``0``, a power of ten (``2e-08``) below 0.01, else 2 decimals."""
+    return "0" if ratio == 0 else f"{ratio:.0e}" if ratio < 0.01 else f"{ratio:.2f}"
+
+
 def plot_gradient_profiles(panels: dict):
     """One log-scale panel per title in ``panels`` (a title -> :func:`gradient_profiles`
     table): how much each input step can still move the loss."""
