@@ -24,14 +24,12 @@ def word_indices(train_texts, *others, max_tokens: int = 10_000, length: int = 4
     vocabulary, so a word never seen in training cannot leak in. Returns the layer and
     one ``int64`` array per part.
     """
-    import keras
-    import tensorflow as tf
+    from dlbook import encoding
 
-    max_tokens, length = positive_int("max_tokens", max_tokens), positive_int("length", length)
-    layer = keras.layers.TextVectorization(max_tokens=max_tokens, output_sequence_length=length)
-    layer.adapt(tf.constant(list(train_texts)))
+    length = positive_int("length", length)
+    layer = encoding.vectorizer(train_texts, "int", max_tokens, length=length)
     parts = (train_texts, *others)
-    return layer, [layer(tf.constant(list(t))).numpy().astype(np.int64) for t in parts]
+    return layer, [encoding.encode(layer, t).astype(np.int64) for t in parts]
 
 
 def text_classifier(kind: str, vocab_size: int, length: int, embed_dim: int = 64,
