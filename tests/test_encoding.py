@@ -64,3 +64,23 @@ def test_size_and_sparsity_row():
     row = encoding.size_and_sparsity("bag", np.array([[1, 0, 0, 0], [1, 1, 0, 0]]))
     assert row == {"encoding": "bag", "numbers per text": 4, "non-zeros per text": 1.5,
                    "zeros": 0.625}  # fmt: skip
+
+
+def test_hashed_bag_marks_the_buckets_of_each_text():
+    texts = ["Good film, good plot", "", "dull"]
+    bags = encoding.hashed_bag(texts, buckets=64, salt=3)
+    assert bags.shape == (3, 64) and bags[1].sum() == 0
+    expected = encoding.hashed_words(["good", "film", "plot"], 64, salt=3)
+    assert set(np.flatnonzero(bags[0])) == set(expected)
+    np.testing.assert_array_equal(bags, encoding.hashed_bag(texts, 64, salt=3))
+    with pytest.raises(ValueError, match="buckets"):
+        encoding.hashed_bag(texts, buckets=0)
+
+
+def test_pad_rows_cuts_or_pads_to_the_count():
+    rows = np.eye(3, dtype=np.float32)
+    assert encoding.pad_rows(rows, 5).shape == (5, 3)
+    assert encoding.pad_rows(rows, 5)[3:].sum() == 0
+    np.testing.assert_array_equal(encoding.pad_rows(rows, 2), rows[:2])
+    with pytest.raises(ValueError, match="count"):
+        encoding.pad_rows(rows, 0)

@@ -37,3 +37,84 @@ def test_comparison_rows_are_scored_in_range():
     runs = text.compare_text_classifiers(["conv1d"], (x, y), (x, y), (x, y), 30, seeds=(0, 1))
     assert list(runs["seed"]) == [0, 1] and (runs["epochs"] >= 1).all()
     assert runs["test_accuracy"].between(0, 1).all() and (runs["params"] > 0).all()
+
+
+def test_bags_and_sequences_are_encoded_for_their_kind():
+    train = ["not good at all", "good not bad", "bad film"]
+    width, (bags,) = text.encode_for("bag of words", train)
+    assert bags.shape == (3, width) and set(np.unique(bags)) <= {0.0, 1.0}
+    width2, (pairs,) = text.encode_for("bag of bigrams", train)
+    assert width2 > width and pairs.shape == (3, width2)  # word pairs added to the bag
+    size, (ids,) = text.encode_for("GRU", train, length=6)
+    assert ids.shape == (3, 6) and ids.max() < size
+    with pytest.raises(ValueError, match="kind must be one of"):
+        text.encode_for("bag of trigrams", train)
+
+
+def test_shuffled_copies_keep_their_bag_of_words():
+    texts = ["the film is not good", "a b c d e f g h", "one two"]
+    shuffled, labels = text.real_or_shuffled(texts, seed=0)
+    assert len(shuffled) == 3 and set(labels) <= {0, 1}
+    for original, candidate in zip(texts, shuffled, strict=True):
+        assert sorted(original.split()) == sorted(candidate.split())
+    for original, candidate, label in zip(texts, shuffled, labels, strict=True):
+        assert (candidate == original) == (label == 1)  # shuffles change the text
+    again, labels_again = text.real_or_shuffled(texts, seed=0)
+    assert again == shuffled and list(labels_again) == list(labels)
+
+
+def test_a_given_embedding_layer_is_used_and_can_be_frozen():
+    import keras
+
+    matrix = np.arange(40, dtype=np.float32).reshape(10, 4)
+    frozen = keras.layers.Embedding(10, 4, weights=[matrix], trainable=False)
+    model = text.text_classifier("mean of embeddings", 10, 5, embedding=frozen)
+    assert model.layers[0] is frozen
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], matrix)
+    assert model.count_params() - sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 40
+
+
+def test_compare_inputs_gives_one_row_per_kind():
+    from dlbook import data
+
+    rng = np.random.default_rng(0)
+    words = np.array(["good", "bad", "film", "plot", "fine", "dull"])
+    texts = np.array([" ".join(rng.choice(words, 6)) for _ in range(60)], dtype=object)
+    labels = np.array([int("good" in t) for t in texts])
+    parts = data.split(texts, labels, seed=0)
+    table = text.compare_inputs(["bag of words", "conv1d"], parts, length=6, epochs=2)
+    assert list(table.index) == ["bag of words", "conv1d"]
+    assert table["test_accuracy"].between(0, 1).all() and (table["params"] > 0).all()
+
+
+def test_compact_ids_keep_padding_and_map_back_to_the_same_rows():
+    a, b = np.array([[5, 9, 0]]), np.array([[9, 30, 5]])
+    rows, (ca, cb) = text.compact_ids(a, b)
+    assert list(rows) == [0, 5, 9, 30]
+    np.testing.assert_array_equal(rows[ca], a)
+    np.testing.assert_array_equal(rows[cb], b)
+    assert ca[0, 2] == 0
+    with pytest.raises(ValueError, match="at least one"):
+        text.compact_ids()
+
+
+def test_fine_tuning_unfreezes_the_embedding_after_the_first_stage():
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 20, size=(64, 6))
+    y = (x[:, 0] > 10).astype(np.int64)
+    matrix = rng.normal(size=(20, 4)).astype(np.float32)
+    made = []
+
+    def make():
+        made.append(keras.layers.Embedding(20, 4, weights=[matrix], trainable=False))
+        return made[-1]
+
+    fit = text.fit_text_classifier("mean of embeddings", (x, y), (x, y), (x, y), 20, epochs=2,
+                                   make_embedding=make, fine_tune_learning_rate=1e-3)  # fmt: skip
+    assert made[0].trainable and fit.epochs >= 2
+    frozen = text.fit_text_classifier("mean of embeddings", (x, y), (x, y), (x, y), 20,
+                                      epochs=2, make_embedding=make)  # fmt: skip
+    assert not made[1].trainable and frozen.epochs <= 2
+    np.testing.assert_array_equal(made[1].get_weights()[0], matrix)

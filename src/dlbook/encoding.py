@@ -57,6 +57,13 @@ def one_hot_words(layer, text: str) -> np.ndarray:
     return np.eye(layer.vocabulary_size(), dtype=np.float32)[indices]
 
 
+def pad_rows(rows: np.ndarray, count: int) -> np.ndarray:
+    """``rows`` cut or padded with rows of zeros to exactly ``count`` rows, so one-hot
+    texts of different lengths stack into one array."""
+    rows = np.asarray(rows)[: positive_int("count", count)]
+    return np.pad(rows, ((0, count - len(rows)), *[(0, 0)] * (rows.ndim - 1)))
+
+
 def one_hot_characters(text: str, alphabet: str) -> np.ndarray:
     """One row per character, one column per ``alphabet`` entry plus a last column for
     characters outside it."""
@@ -109,3 +116,18 @@ def size_and_sparsity(name: str, matrix: np.ndarray) -> dict:
         "non-zeros per text": float(np.count_nonzero(matrix) / len(matrix)),
         "zeros": float(1 - np.count_nonzero(matrix) / matrix.size),
     }
+
+
+def hashed_bag(texts, buckets: int, salt: int = 0) -> np.ndarray:
+    """The hashing trick on a bag of words: one column per bucket, 1 where some word of
+    the text (lower-cased, split on non-letters) hashes to it. No vocabulary is
+    learned or stored; words that share a bucket become indistinguishable."""
+    import re
+
+    words = [re.findall(r"[a-z0-9']+", str(text).lower()) for text in texts]
+    bags = np.zeros((len(words), positive_int("buckets", buckets)), np.float32)
+    flat = [w for text_words in words for w in text_words]
+    if flat:
+        rows = np.repeat(np.arange(len(words)), [len(w) for w in words])
+        bags[rows, hashed_words(flat, buckets, salt)] = 1.0
+    return bags

@@ -1,7 +1,8 @@
-"""Text as sequences of word indices, and small classifiers over them.
+"""Text as bags of words or sequences of word indices, and small classifiers over them.
 
-Used by ``docs/text_models.md``: the same sentiment task read by a 1D convnet and by
-recurrent layers.
+Used by ``docs/text_models.md`` (the same sentiment task read by a 1D convnet and by
+recurrent layers) and ``docs/text_encoding.md`` (bags against sequences; embeddings
+learned from scratch against pretrained ones).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import numpy as np
 
 from dlbook.validate import positive_int
 
-KINDS = ("conv1d", "LSTM", "GRU", "mean of embeddings")
+SEQUENCE_KINDS = ("conv1d", "LSTM", "GRU", "mean of embeddings")
+BAG_KINDS = ("bag of words", "bag of bigrams")
+KINDS = BAG_KINDS + SEQUENCE_KINDS
 
 
 def word_indices(train_texts, *others, max_tokens: int = 10_000, length: int = 40):
@@ -32,17 +35,43 @@ def word_indices(train_texts, *others, max_tokens: int = 10_000, length: int = 4
     return layer, [encoding.encode(layer, t).astype(np.int64) for t in parts]
 
 
+def encode_for(kind: str, train_texts, *others, max_tokens: int = 10_000, length: int = 40):
+    """The input ``kind`` reads: a multi-hot bag of words or of words and word pairs
+    (``max_tokens`` columns), or ``length`` word indices. Vocabulary from the
+    training texts only. Returns the width (vocabulary size) and one array per part."""
+    from dlbook import encoding
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind in SEQUENCE_KINDS:
+        layer, parts = word_indices(train_texts, *others, max_tokens=max_tokens, length=length)
+        return layer.vocabulary_size(), parts
+    ngrams = 2 if kind == "bag of bigrams" else None
+    layer = encoding.vectorizer(train_texts, "multi_hot", max_tokens, ngrams=ngrams)
+    return layer.vocabulary_size(), [encoding.encode(layer, t) for t in (train_texts, *others)]
+
+
 def text_classifier(kind: str, vocab_size: int, length: int, embed_dim: int = 64,
-                    units: int = 64):  # fmt: skip
-    """Embedding, then one sequence layer, then a sigmoid: ``mean of embeddings`` (word
+                    units: int = 64, embedding=None):  # fmt: skip
+    """A sigmoid classifier. Bags (``vocab_size`` columns): one hidden Dense layer of
+    16. Sequences: Embedding, then one sequence layer: ``mean of embeddings`` (word
     order ignored), ``conv1d`` (5-word windows, max over positions), ``LSTM`` or
-    ``GRU`` (padding masked, so the state stops at the last real word)."""
+    ``GRU`` (padding masked, so the state stops at the last real word). ``embedding``:
+    a ready Embedding layer to use instead of a new one (e.g. pretrained vectors)."""
     import keras
     from keras import layers
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind in BAG_KINDS:
+        return keras.Sequential(
+            [keras.Input((vocab_size,)), layers.Dense(16, activation="relu"),
+             layers.Dropout(0.5), layers.Dense(1, activation="sigmoid")],
+            name=kind.replace(" ", "_"),
+        )  # fmt: skip
     recurrent = kind in ("LSTM", "GRU")
+    if embedding is None:
+        embedding = layers.Embedding(vocab_size, embed_dim, mask_zero=recurrent)
     body = {
         "mean of embeddings": lambda: [layers.GlobalAveragePooling1D()],
         "conv1d": lambda: [layers.Conv1D(units, 5, activation="relu"),
@@ -53,7 +82,7 @@ def text_classifier(kind: str, vocab_size: int, length: int, embed_dim: int = 64
     return keras.Sequential(
         [
             keras.Input((length,), dtype="int64"),
-            layers.Embedding(vocab_size, embed_dim, mask_zero=recurrent),
+            embedding,
             *body(),
             layers.Dropout(0.5),
             layers.Dense(1, activation="sigmoid"),
@@ -76,20 +105,39 @@ class TextFit:
 
 
 def fit_text_classifier(kind: str, train, val, test, vocab_size: int, seed: int = 0,
-                        epochs: int = 10, patience: int = 3) -> TextFit:  # fmt: skip
+                        epochs: int = 10, patience: int = 3, make_embedding=None,
+                        learning_rate: float = 1e-3,
+                        fine_tune_learning_rate: float | None = None) -> TextFit:  # fmt: skip
     """Train with Adam and early stopping on validation accuracy (best weights kept);
-    ``train``, ``val`` and ``test`` are ``(indices, labels)`` pairs."""
+    ``train``, ``val`` and ``test`` are ``(inputs, labels)`` pairs from
+    :func:`encode_for`. ``make_embedding``: a function returning a fresh Embedding
+    layer (e.g. pretrained vectors, frozen) for the sequence kinds. With
+    ``fine_tune_learning_rate``, a second stage follows: the embedding is unfrozen and
+    everything trains on at that (lower) rate, so the pretrained vectors are adjusted
+    rather than overwritten."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = text_classifier(kind, vocab_size, train[0].shape[1])
-    model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
+    embedding = make_embedding() if make_embedding is not None else None
+    model = text_classifier(kind, vocab_size, train[0].shape[1], embedding=embedding)
+    model.compile(keras.optimizers.Adam(learning_rate), "binary_crossentropy",
+                  metrics=["accuracy"])  # fmt: skip
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
                                          restore_best_weights=True)  # fmt: skip
     start = time.perf_counter()
     history = model.fit(*train, validation_data=val, epochs=epochs, batch_size=64,
                         callbacks=[stop], verbose=0)  # fmt: skip
     ran = len(history.history["loss"])
+    if fine_tune_learning_rate is not None:
+        model.layers[0].trainable = True
+        model.compile(keras.optimizers.Adam(fine_tune_learning_rate), "binary_crossentropy",
+                      metrics=["accuracy"])  # fmt: skip
+        stage_one = model.get_weights()
+        second = model.fit(*train, validation_data=val, epochs=epochs, batch_size=64,
+                           callbacks=[stop], verbose=0)  # fmt: skip
+        ran += len(second.history["loss"])
+        if max(second.history["val_accuracy"]) < max(history.history["val_accuracy"]):
+            model.set_weights(stage_one)  # fine-tuning did not help on validation
     per_epoch = (time.perf_counter() - start) / ran
 
     def accuracy(part):
@@ -108,3 +156,51 @@ def compare_text_classifiers(kinds, train, val, test, vocab_size: int, seeds=(0,
     fits = [fit_text_classifier(k, train, val, test, vocab_size, seed=s, **fit_options)
             for k in kinds for s in seeds]  # fmt: skip
     return pd.DataFrame([vars(f) for f in fits])
+
+
+def real_or_shuffled(texts, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """A task only word order can solve: each text is kept as written (label 1) or
+    its words are shuffled (label 0), half and half at random. Every text appears
+    once, so both classes draw their bags of words from the same distribution: a bag
+    of words cannot tell them apart."""
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.arange(len(texts)) % 2)
+    out = []
+    for text, real in zip(texts, labels, strict=True):
+        words = text.split()
+        shuffled = words
+        for _ in range(10 if not real else 0):  # a shuffle that changes the text if it can
+            shuffled = [words[i] for i in rng.permutation(len(words))]
+            if shuffled != words or len(set(words)) < 2:
+                break
+        out.append(" ".join(shuffled))
+    return out, labels.astype(np.int64)
+
+
+def compare_inputs(kinds, parts, length: int = 32, max_tokens: int = 10_000, seed: int = 0,
+                   **fit_options):  # fmt: skip
+    """Each kind on its own input (:func:`encode_for`) for the same texts: ``parts`` is a
+    ``data.Splits`` of (texts, labels). One row per kind: size, time, accuracy."""
+    import pandas as pd
+
+    splits, rows = (parts.train, parts.val, parts.test), []
+    for kind in kinds:
+        width, encoded = encode_for(kind, *(p[0] for p in splits), max_tokens=max_tokens,
+                                    length=length)  # fmt: skip
+        train, val, test = ((x, p[1]) for x, p in zip(encoded, splits, strict=True))
+        rows.append(vars(fit_text_classifier(kind, train, val, test, width, seed=seed,
+                                             **fit_options)))  # fmt: skip
+    return pd.DataFrame(rows).set_index("kind")
+
+
+def compact_ids(*parts) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Renumber token ids so that only the ids that occur in ``parts`` get a row.
+
+    Returns ``rows`` (the old id of each new one; 0, the padding, stays 0) and the
+    renumbered parts. ``matrix[rows]`` is then the embedding table to train: the same
+    model as with the full vocabulary, since rows no text uses never get a gradient,
+    but much smaller and faster to update."""
+    if not parts:
+        raise ValueError("give at least one array of token ids")
+    rows = np.union1d(0, np.unique(np.concatenate([np.ravel(p) for p in parts])))
+    return rows, [np.searchsorted(rows, p).astype(np.int64) for p in parts]

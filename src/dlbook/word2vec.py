@@ -1,0 +1,126 @@
+"""word2vec (skip-gram with negative sampling) written as a small Keras model.
+
+Each training example is one (word, context word) pair seen in the corpus plus
+``negatives`` words drawn at random from the unigram distribution raised to 3/4
+(Mikolov et al., 2013): the model learns to score the real context word above the
+random ones with a dot product of two embeddings. Frequent words are subsampled.
+Used on the text-encoding page; judged with :mod:`dlbook.word_vectors`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlbook.validate import positive_int
+from dlbook.word_vectors import WordVectors
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Words seen at least ``min_count`` times, most frequent first, with counts."""
+
+    words: tuple[str, ...]
+    counts: np.ndarray
+
+    @classmethod
+    def build(cls, sentences, min_count: int = 5) -> Vocabulary:
+        counts = Counter(word for sentence in sentences for word in sentence)
+        kept = sorted((w for w, n in counts.items() if n >= positive_int("min_count", min_count)),
+                      key=lambda w: (-counts[w], w))  # fmt: skip
+        if not kept:
+            raise ValueError(f"no word occurs min_count={min_count} times")
+        return cls(tuple(kept), np.array([counts[w] for w in kept], dtype=np.int64))
+
+    def ids(self, sentences) -> list[np.ndarray]:
+        """Each sentence as word indices, words outside the vocabulary dropped."""
+        index = {w: i for i, w in enumerate(self.words)}
+        return [np.array([index[w] for w in s if w in index], dtype=np.int64) for s in sentences]
+
+
+def skipgram_examples(sentences_ids, counts, window: int, negatives: int, rng,
+                      subsample: float = 1e-4):  # fmt: skip
+    """One epoch of training examples.
+
+    Returns ``targets`` (n,), ``candidates`` (n, 1 + negatives): the true context word
+    first, then random words. Each word is kept with probability
+    ``sqrt(subsample / f) + subsample / f`` (f: its share of the corpus), and each
+    target uses a window drawn from 1..``window`` (nearer words count more), both as
+    in the original word2vec.
+    """
+    window, negatives = positive_int("window", window), positive_int("negatives", negatives)
+    share = counts / counts.sum()
+    keep = np.minimum(1.0, np.sqrt(subsample / share) + subsample / share)
+    kept = [s[rng.random(len(s)) < keep[s]] for s in sentences_ids]
+    kept = [s for s in kept if len(s) > 1]
+    words = np.concatenate(kept)
+    sentence = np.repeat(np.arange(len(kept)), [len(s) for s in kept])
+    reach = rng.integers(1, window + 1, size=len(words))
+    targets, contexts = [], []
+    for offset in range(1, window + 1):
+        for step in (offset, -offset):
+            source = np.arange(max(0, -step), len(words) - max(0, step))
+            pair = source + step
+            ok = (sentence[source] == sentence[pair]) & (reach[source] >= offset)
+            targets.append(words[source[ok]])
+            contexts.append(words[pair[ok]])
+    targets, contexts = np.concatenate(targets), np.concatenate(contexts)
+    noise = counts**0.75
+    drawn = rng.choice(len(counts), size=(len(targets), negatives), p=noise / noise.sum())
+    order = rng.permutation(len(targets))
+    return targets[order], np.column_stack([contexts, drawn])[order]
+
+
+def skipgram_model(vocab_size: int, dim: int):
+    """Scores (b,) target words against (b, 1 + k) candidate context words: one logit
+    per candidate, the dot product of the target's and the candidate's embeddings."""
+    import keras
+
+    target = keras.Input((), dtype="int32", name="target")
+    candidates = keras.Input((None,), dtype="int32", name="candidates")
+    word = keras.layers.Embedding(vocab_size, dim, name="word_vectors")(target)
+    context = keras.layers.Embedding(vocab_size, dim, name="context_vectors")(candidates)
+    logits = keras.layers.Dot(axes=(2, 1), name="score")([context, word])
+    return keras.Model([target, candidates], logits, name="skipgram")
+
+
+@dataclass(frozen=True)
+class Word2VecRun:
+    """Trained word vectors, the loss per epoch and the training cost."""
+
+    space: WordVectors
+    losses: list[float]
+    examples_per_epoch: int
+    seconds: float
+    params: int
+
+
+def train_word2vec(sentences, dim: int = 64, window: int = 4, negatives: int = 4,
+                   epochs: int = 3, min_count: int = 5, batch_size: int = 1024,
+                   learning_rate: float = 0.003, seed: int = 0) -> Word2VecRun:  # fmt: skip
+    """Skip-gram with negative sampling on tokenised ``sentences``; the word vectors
+    (not the context vectors) are returned as a :class:`WordVectors`."""
+    import keras
+
+    vocabulary = Vocabulary.build(sentences, min_count)
+    ids = vocabulary.ids(sentences)
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    model = skipgram_model(len(vocabulary.words), positive_int("dim", dim))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))  # fmt: skip
+    losses, started = [], time.perf_counter()
+    for _ in range(positive_int("epochs", epochs)):
+        targets, candidates = skipgram_examples(ids, vocabulary.counts, window, negatives, rng)
+        labels = np.zeros(candidates.shape, np.float32)
+        labels[:, 0] = 1.0
+        history = model.fit([targets, candidates], labels, batch_size=batch_size,
+                            epochs=1, shuffle=False, verbose=0)  # fmt: skip
+        losses.append(float(history.history["loss"][-1]))
+    seconds = time.perf_counter() - started
+    matrix = model.get_layer("word_vectors").get_weights()[0]
+    return Word2VecRun(WordVectors.from_matrix(vocabulary.words, matrix), losses,
+                       len(targets), seconds, model.count_params())  # fmt: skip

@@ -1,0 +1,122 @@
+"""Questions to ask any word-embedding space: neighbours, analogies, a 2D map.
+
+The same tools serve the word2vec vectors trained on the text-encoding page and the
+pretrained MiniLM token embeddings, so the two spaces are judged alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dlbook.validate import positive_int
+
+
+@dataclass(frozen=True)
+class WordVectors:
+    """One unit-length vector per word (rows of ``vectors`` follow ``words``)."""
+
+    words: tuple[str, ...]
+    vectors: np.ndarray
+
+    @classmethod
+    def from_matrix(cls, words, matrix) -> WordVectors:
+        words, matrix = tuple(words), np.asarray(matrix, dtype=np.float32)
+        if matrix.ndim != 2 or len(words) != len(matrix):
+            raise ValueError(
+                f"matrix must have one row per word: {len(words)} words, shape {matrix.shape}"
+            )
+        if len(set(words)) != len(words):
+            raise ValueError("words must not repeat")
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return cls(words, matrix / np.maximum(norms, 1e-12))
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {word: i for i, word in enumerate(self.words)}
+
+    def vector(self, word: str) -> np.ndarray:
+        try:
+            return self.vectors[self.index[word]]
+        except KeyError:
+            raise KeyError(
+                f"{word!r} is not in the vocabulary ({len(self.words)} words)"
+            ) from None
+
+    def nearest(self, query, k: int = 5, exclude=()) -> list[tuple[str, float]]:
+        """The ``k`` words of highest cosine similarity to ``query`` (a word or a
+        vector), leaving out the query word itself and ``exclude``."""
+        k = positive_int("k", k)
+        vector = self.vector(query) if isinstance(query, str) else np.asarray(query)
+        similarity = self.vectors @ (vector / max(np.linalg.norm(vector), 1e-12))
+        skip = {query, *exclude} if isinstance(query, str) else set(exclude)
+        found = []
+        for i in np.argsort(-similarity):
+            if self.words[i] not in skip:
+                found.append((self.words[i], float(similarity[i])))
+                if len(found) == k:
+                    break
+        return found
+
+    def analogy(self, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
+        """``a`` is to ``b`` as ``c`` is to ...? The words nearest to b − a + c
+        (3CosAdd), the three question words left out: ``analogy("man", "king",
+        "woman")`` asks for the female king."""
+        target = self.vector(b) - self.vector(a) + self.vector(c)
+        return self.nearest(target, k, exclude=(a, b, c))
+
+
+def analogy_accuracy(space: WordVectors, questions) -> pd.DataFrame:
+    """Top-1 accuracy on the ``questions`` (``corpora.Analogy``) whose four words are all
+    in ``space``, per section and overall; ``asked`` counts them, ``total`` counts all."""
+    index = space.index
+    rows, totals = {}, {}
+    for q in questions:
+        totals[q.section] = totals.get(q.section, 0) + 1
+        if all(w in index for w in (q.a, q.b, q.c, q.d)):
+            rows.setdefault(q.section, []).append([index[w] for w in (q.a, q.b, q.c, q.d)])
+    table = []
+    for section, total in totals.items():
+        ids = np.array(rows.get(section, []), dtype=np.int64).reshape(-1, 4)
+        right = _top1_right(space.vectors, ids)
+        table.append({"section": section, "total": total, "asked": len(ids),
+                      "right": int(right.sum())})  # fmt: skip
+    frame = pd.DataFrame(table)
+    frame.loc[len(frame)] = ["all", frame.total.sum(), frame.asked.sum(), frame.right.sum()]
+    frame["accuracy"] = frame.right / frame.asked.where(frame.asked > 0)
+    return frame.set_index("section")
+
+
+def _top1_right(vectors: np.ndarray, ids: np.ndarray, batch: int = 512) -> np.ndarray:
+    right = np.zeros(len(ids), dtype=bool)
+    for start in range(0, len(ids), batch):
+        part = ids[start : start + batch]
+        target = vectors[part[:, 1]] - vectors[part[:, 0]] + vectors[part[:, 2]]
+        scores = target @ vectors.T
+        rows = np.arange(len(part))[:, None]
+        scores[rows, part[:, :3]] = -np.inf  # the question words are not answers
+        right[start : start + batch] = scores.argmax(axis=1) == part[:, 3]
+    return right
+
+
+def plot_map(space: WordVectors, words, ax=None, title: str = ""):
+    """The ``words`` placed by the first two principal components of their vectors."""
+    from dlbook import plotting
+
+    missing = [w for w in words if w not in space.index]
+    if missing:
+        raise KeyError(f"not in the vocabulary: {missing}")
+    points = np.stack([space.vector(w) for w in words])
+    centred = points - points.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ directions[:2].T
+    if ax is None:
+        ax = plotting.figure(width=6.4, height=5.0)[1][0, 0]
+    ax.scatter(xy[:, 0], xy[:, 1], s=12, color=plotting.PALETTE[0])
+    for (x, y), word in zip(xy, words, strict=True):
+        ax.annotate(word, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=9)
+    ax.set(xlabel="first principal component", ylabel="second principal component",
+           title=title)  # fmt: skip
+    return ax
