@@ -118,3 +118,17 @@ def test_fine_tuning_unfreezes_the_embedding_after_the_first_stage():
                                       epochs=2, make_embedding=make)  # fmt: skip
     assert not made[1].trainable and frozen.epochs <= 2
     np.testing.assert_array_equal(made[1].get_weights()[0], matrix)
+
+
+def test_embedding_learning_curve_has_every_size_and_start():
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 12, size=(40, 5))
+    y = (x[:, 0] > 6).astype(np.int64)
+    matrix = rng.normal(size=(12, 3))
+    curve = text.embedding_learning_curve((x, y), (x, y), (x, y), matrix, sizes=(10, 40),
+                                          epochs=1)  # fmt: skip
+    assert list(curve["labelled"]) == [10] * 3 + [40] * 3
+    assert list(curve["embedding"][:3]) == list(text.EMBEDDING_VARIANTS)
+    assert curve["test_accuracy"].between(0, 1).all()
+    with pytest.raises(ValueError, match="sizes: 41 is more than"):
+        text.embedding_learning_curve((x, y), (x, y), (x, y), matrix, sizes=(41,))

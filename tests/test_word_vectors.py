@@ -38,6 +38,7 @@ def test_analogy_accuracy_counts_only_questions_in_the_vocabulary():
     table = analogy_accuracy(space, questions)
     assert table.loc["family", ["total", "asked", "right"]].tolist() == [3, 2, 1]
     assert table.loc["all", "accuracy"] == 0.5
+    assert table["asked"].dtype.kind == "i"  # counts print as counts
 
 
 def test_map_names_missing_words():

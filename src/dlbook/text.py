@@ -204,3 +204,43 @@ def compact_ids(*parts) -> tuple[np.ndarray, list[np.ndarray]]:
         raise ValueError("give at least one array of token ids")
     rows = np.union1d(0, np.unique(np.concatenate([np.ravel(p) for p in parts])))
     return rows, [np.searchsorted(rows, p).astype(np.int64) for p in parts]
+
+
+EMBEDDING_VARIANTS = ("from scratch", "pretrained, frozen", "pretrained, frozen then fine-tuned")
+
+
+def embedding_learning_curve(train, val, test, matrix, sizes, seed: int = 0,
+                             fine_tune_learning_rate: float = 1e-3,
+                             **fit_options):  # fmt: skip
+    """Test accuracy of the mean-of-embeddings classifier with three starts for its
+    ``Embedding`` layer: random and trained (from scratch), the pretrained ``matrix``
+    kept frozen, or frozen first and then fine-tuned at a lower rate; each trained on
+    the first ``n`` training examples for every ``n`` in ``sizes``. ``train``, ``val``,
+    ``test``: ``(token ids, labels)``; ids index rows of ``matrix``."""
+    import keras
+    import pandas as pd
+
+    matrix = np.asarray(matrix, dtype=np.float32)
+
+    def make(pretrained: bool):
+        weights = [matrix] if pretrained else None
+        return lambda: keras.layers.Embedding(*matrix.shape, mask_zero=True, weights=weights,
+                                              trainable=not pretrained)  # fmt: skip
+
+    starts = {
+        EMBEDDING_VARIANTS[0]: (make(False), None),
+        EMBEDDING_VARIANTS[1]: (make(True), None),
+        EMBEDDING_VARIANTS[2]: (make(True), fine_tune_learning_rate),
+    }
+    rows = []
+    for n in sizes:
+        n = positive_int("sizes", n)
+        if n > len(train[0]):
+            raise ValueError(f"sizes: {n} is more than the {len(train[0])} training examples")
+        for variant, (make_embedding, fine_tune) in starts.items():
+            fit = fit_text_classifier("mean of embeddings", (train[0][:n], train[1][:n]), val,
+                                      test, len(matrix), seed=seed, make_embedding=make_embedding,
+                                      fine_tune_learning_rate=fine_tune, **fit_options)  # fmt: skip
+            rows.append({"labelled": n, "embedding": variant, "epochs": fit.epochs,
+                         "test_accuracy": fit.test_accuracy})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -85,6 +85,7 @@ def analogy_accuracy(space: WordVectors, questions) -> pd.DataFrame:
                       "right": int(right.sum())})  # fmt: skip
     frame = pd.DataFrame(table)
     frame.loc[len(frame)] = ["all", frame.total.sum(), frame.asked.sum(), frame.right.sum()]
+    frame = frame.astype({"total": int, "asked": int, "right": int})
     frame["accuracy"] = frame.right / frame.asked.where(frame.asked > 0)
     return frame.set_index("section")
 
