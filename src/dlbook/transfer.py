@@ -1,0 +1,435 @@
+"""Transfer learning: reuse a network trained on a large dataset for a task with few labels.
+
+The notes' five steps: (1) add your network on top of a trained base, (2) freeze the
+base, (3) train the part you added, (4) unfreeze some base layers, (5) train them
+jointly. On a CPU the frozen part runs once: its outputs are cached and only the part
+that learns runs again (exact, because a frozen part in inference mode is a fixed
+function of its input). Learning curves compare a pretrained model with one trained
+from scratch at several numbers of labelled examples, over several random splits.
+
+Used by ``docs/transfer.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from dlbook import data
+from dlbook.repro import check_seed, rng
+from dlbook.validate import positive_int
+
+# A method of a learning curve: (training indices, test indices, seed) -> test accuracy.
+Method = Callable[[np.ndarray, np.ndarray, int], float]
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+def lfw_faces() -> data.Dataset:
+    """scikit-image's LFW subset: 100 face crops (label 1) and 100 crops of other
+    things (label 0), 25x25 grey floats in [0, 1]: a natural-image task with few
+    labels, for the transfer page (docs/transfer.md)."""
+    skimage_data = data.require("skimage.data", "scikit-image")
+    images = np.asarray(skimage_data.lfw_subset(), np.float32)
+    if images.shape != (200, 25, 25):
+        raise ValueError(f"skimage's lfw_subset changed shape: {images.shape}")
+    labels = np.r_[np.ones(100), np.zeros(100)].astype(np.int64)  # faces first
+    return data.Dataset(
+        images, labels, "LFW faces and non-faces (200)", "skimage.data.lfw_subset()",
+        "the first 100 images are faces, the next 100 are not (scikit-image's docs)",
+    )  # fmt: skip
+
+
+def grey_to_rgb(images) -> np.ndarray:
+    """Grey images in [0, 1], ``(n, h, w)``, as ``(n, h, w, 3)`` floats in 0..255: the
+    input an ImageNet network expects (see :func:`dlbook.efficientnet_lite.preprocess`)."""
+    images = np.asarray(images, np.float32)
+    if images.ndim != 3:
+        raise ValueError(f"images must be (n, height, width) grey images, got {images.shape}")
+    if images.size and (images.min() < 0 or images.max() > 1):
+        raise ValueError(f"images must hold values in [0, 1], got {images.min()}..{images.max()}")
+    return np.repeat(images[..., None] * 255.0, 3, axis=-1)
+
+
+def few_label_split(labels, per_class: int, test_per_class: int, seed: int):
+    """Indices of ``per_class`` training examples of every class and of a disjoint
+    test set of ``test_per_class`` per class, drawn at random with ``seed``.
+
+    For one seed the test set does not depend on ``per_class`` and the training sets
+    are nested (10 per class contains the 5), so the points of a learning curve differ
+    only in how many labels they use. Returns ``(train, test)`` index arrays.
+    """
+    labels = np.asarray(labels)
+    per_class = positive_int("per_class", per_class)
+    test_per_class = positive_int("test_per_class", test_per_class)
+    generator = rng(seed)
+    train, test = [], []
+    for label in np.unique(labels):
+        members = generator.permutation(np.flatnonzero(labels == label))
+        if per_class + test_per_class > len(members):
+            raise ValueError(
+                f"per_class + test_per_class must be at most {len(members)} (the examples "
+                f"of class {label}), got {per_class} + {test_per_class}"
+            )
+        train.append(members[:per_class])
+        test.append(members[len(members) - test_per_class :])
+    return np.concatenate(train), np.concatenate(test)
+
+
+# --- a frozen base, run once ----------------------------------------------------------
+
+
+def split_at_block(model, block: str):
+    """Cut a functional model in two where ``block`` begins: ``bottom`` maps the input
+    to the activations entering the block, ``top`` maps those to the output. Both
+    share ``model``'s layers (training ``top`` trains ``model``).
+
+    With everything below ``block`` frozen, ``bottom`` runs once over the images and
+    only ``top`` runs while fine-tuning: the same computation, at the cost of the top
+    blocks alone. Used on docs/transfer.md.
+    """
+    import keras
+
+    if not isinstance(block, str) or not block:
+        raise ValueError(f"block must be a non-empty str, got {block!r}")
+    first = next((layer for layer in model.layers if layer.name.startswith(block + "_")), None)
+    if first is None:
+        raise ValueError(f"block {block!r} starts no layer of model {model.name!r}")
+    entering = first.input
+    return keras.Model(model.input, entering, name="bottom"), keras.Model(
+        entering, model.output, name="top"
+    )
+
+
+def predict(model, x, batch_size: int = 50) -> np.ndarray:
+    """``model``'s outputs for ``x`` in inference mode, batch by batch (one array)."""
+    x = np.asarray(x)
+    batch_size = positive_int("batch_size", batch_size)
+    if len(x) == 0:
+        raise ValueError("x must hold at least one example")
+    parts = [np.asarray(model(x[i : i + batch_size], training=False))
+             for i in range(0, len(x), batch_size)]  # fmt: skip
+    return np.concatenate(parts)
+
+
+# --- training a fixed number of steps ---------------------------------------------------
+
+
+def repeated_batches(n: int, steps: int, batch_size: int, seed: int) -> np.ndarray:
+    """Indices of ``steps`` batches of ``batch_size`` drawn from ``n`` examples: whole
+    shuffled passes, one after the other, so every example is used equally often.
+
+    With few labels an epoch is a handful of steps; a fixed number of gradient steps
+    lets 4 examples and 100 examples train for the same number of updates."""
+    n, steps = positive_int("n", n), positive_int("steps", steps)
+    batch_size = positive_int("batch_size", batch_size)
+    generator = rng(seed)
+    passes = -(-steps * batch_size // n)
+    order = np.concatenate([generator.permutation(n) for _ in range(passes)])
+    return order[: steps * batch_size]
+
+
+def _compile(model, learning_rate: float):
+    import keras
+
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) \
+            or not learning_rate > 0:  # fmt: skip
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy")
+    return model
+
+
+def fit_steps(model, x, y, steps: int, batch_size: int = 16, learning_rate: float = 1e-3,
+              seed: int = 0, compile: bool = True):  # fmt: skip
+    """Train ``model`` (softmax outputs) with Adam for exactly ``steps`` gradient steps
+    of ``batch_size`` examples (see :func:`repeated_batches`); returns the model.
+
+    ``compile=False`` keeps the optimizer (and Keras' traced training step) of an
+    earlier call: for a model re-initialised by :func:`reinitialise`."""
+    import keras
+
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must be non-empty and of one length, got {len(x)}, {len(y)}")
+    order = repeated_batches(len(x), steps, batch_size, seed)
+    if compile:
+        _compile(model, learning_rate)
+    keras.utils.set_random_seed(check_seed(seed))  # dropout and any other randomness
+    model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    return model
+
+
+def reinitialise(model, fresh) -> None:
+    """Give ``model`` the state of ``fresh``, a new build of the same architecture:
+    weights, random-seed state and a zeroed optimizer (a fresh Adam's state).
+
+    Keras traces a model's training step once, at its first ``fit`` (about half a
+    second on a CPU). A learning curve trains the same architecture dozens of times;
+    copying a fresh initialisation into one compiled model gives the same training as
+    a new model without tracing it again."""
+    if len(model.variables) != len(fresh.variables):
+        raise ValueError(f"fresh ({fresh.name}) is not the architecture of model ({model.name})")
+    for target, source in zip(model.variables, fresh.variables, strict=True):
+        if tuple(target.shape) != tuple(source.shape):
+            raise ValueError(f"fresh ({fresh.name}) is not the architecture of model "
+                             f"({model.name}): {target.path} {target.shape} vs {source.shape}")  # fmt: skip
+        target.assign(source.value)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        for variable in optimizer.variables:
+            if variable.name != "learning_rate":
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+
+
+# --- heads and learning curves ---------------------------------------------------------
+
+
+def softmax_head(width: int, classes: int, name: str = "head"):
+    """Step 1: the network added on top of a base: one ``Dense`` softmax layer over
+    ``width`` features (a logistic regression). Used on docs/transfer.md."""
+    import keras
+
+    width, classes = positive_int("width", width), positive_int("classes", classes)
+    if classes < 2:
+        raise ValueError(f"classes must be at least 2, got {classes}")
+    return keras.Sequential(
+        [keras.Input((width,)), keras.layers.Dense(classes, activation="softmax")], name=name
+    )
+
+
+def scores(model, x, y) -> dict[str, float]:
+    """Test accuracy and mean cross-entropy (the loss: finer than accuracy when both
+    models get almost every example right) of a softmax ``model``."""
+    y = np.asarray(y)
+    probabilities = predict(model, x, batch_size=200)
+    picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
+    return {"accuracy": float(np.mean(probabilities.argmax(axis=1) == y)),
+            "loss": float(np.mean(-np.log(picked)))}  # fmt: skip
+
+
+def logistic_method(features, labels, c: float = 1.0) -> Method:
+    """A learning-curve method: a logistic regression (the softmax head, fitted by
+    scikit-learn's L-BFGS in milliseconds, with an L2 penalty of strength ``1/c``) on
+    precomputed ``features``, scored on the test indices."""
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = np.asarray(features), np.asarray(labels)
+    if len(features) != len(labels):
+        raise ValueError(f"features and labels must have one length, got {len(features)}, "
+                         f"{len(labels)}")  # fmt: skip
+
+    def run(train, test, seed):
+        head = LogisticRegression(C=c, max_iter=5000).fit(features[train], labels[train])
+        return float(head.score(features[test], labels[test]))
+
+    return run
+
+
+def scratch_method(build: Callable, inputs, labels, steps: int = 100, batch_size: int = 16,
+                   learning_rate: float = 1e-3) -> Method:  # fmt: skip
+    """A learning-curve method: the network ``build(seed)`` trained from random weights
+    on the training indices for ``steps`` steps (:func:`fit_steps`), scored on the test
+    indices. One model is compiled and re-initialised for each run
+    (:func:`reinitialise`)."""
+    inputs, labels = np.asarray(inputs), np.asarray(labels)
+    compiled = {}
+
+    def run(train, test, seed):
+        fresh = build(seed)
+        model = compiled.setdefault("model", fresh)
+        if model is not fresh:
+            reinitialise(model, fresh)
+        fit_steps(model, inputs[train], labels[train], steps, batch_size, learning_rate,
+                  seed=seed, compile=model is fresh)  # fmt: skip
+        return scores(model, inputs[test], labels[test])["accuracy"]
+
+    return run
+
+
+def learning_curve(methods: dict[str, Method], labels, per_class_counts, seeds,
+                   test_per_class: int):  # fmt: skip
+    """Test accuracy of every method at every number of labelled examples per class,
+    for every seed (a random split: :func:`few_label_split`). One row per run:
+    ``method``, ``per_class``, ``seed``, ``accuracy``. Used on docs/transfer.md."""
+    import pandas as pd
+
+    if not methods:
+        raise ValueError("methods must name at least one method")
+    counts = [positive_int("per_class_counts", n) for n in per_class_counts]
+    seeds = [check_seed(s) for s in seeds]
+    if not counts or not seeds:
+        raise ValueError("per_class_counts and seeds must not be empty")
+    rows = []
+    for seed in seeds:
+        for per_class in counts:
+            train, test = few_label_split(labels, per_class, test_per_class, seed)
+            for name, method in methods.items():
+                accuracy = method(train, test, seed)
+                rows.append({"method": name, "per_class": per_class, "seed": seed,
+                             "accuracy": float(accuracy)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def curve_table(runs):
+    """Mean test accuracy over seeds: one row per number of labels, one column per
+    method."""
+    return runs.pivot_table("accuracy", "per_class", "method", aggfunc="mean", sort=False)
+
+
+def gain(runs, better: str, baseline: str):
+    """The accuracy of ``better`` minus that of ``baseline``, split by split (same
+    seed, same labels): mean, smallest and largest over seeds per number of labels."""
+    table = runs.pivot_table("accuracy", ["per_class", "seed"], "method")
+    for name in (better, baseline):
+        if name not in table.columns:
+            raise ValueError(f"no method {name!r} in runs: {list(table.columns)}")
+    difference = (table[better] - table[baseline]).groupby(level="per_class")
+    return difference.agg(["mean", "min", "max"])
+
+
+def plot_learning_curves(ax, runs, title: str = "", classes: int = 2):
+    """Mean test accuracy against labelled examples (log scale), one line per method,
+    each seed's accuracy as a faint dot."""
+    palette = ax._get_lines.get_next_color
+    for name, part in runs.groupby("method", sort=False):
+        color = palette()
+        labelled = part["per_class"] * classes
+        ax.scatter(labelled, part["accuracy"], s=10, alpha=0.35, color=color)
+        mean = part.groupby("per_class")["accuracy"].mean()
+        ax.plot(mean.index * classes, mean.values, marker="o", label=name, color=color)
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training examples")
+    ax.set_ylabel("test accuracy")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+# --- batch normalization while fine-tuning ------------------------------------------------
+
+
+def batchnorm_state(model) -> dict[str, np.ndarray]:
+    """Copies of every BatchNormalization layer's moving mean and variance, by layer."""
+    from keras import layers
+
+    state = {}
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            state[f"{layer.name}/moving_mean"] = np.array(layer.moving_mean)
+            state[f"{layer.name}/moving_variance"] = np.array(layer.moving_variance)
+    return state
+
+
+def largest_change(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> float:
+    """The largest relative change of any moving statistic between two
+    :func:`batchnorm_state` snapshots: ``max |after - before| / (|before| + 1e-3)``."""
+    if set(before) != set(after):
+        raise ValueError("before and after must be snapshots of the same model")
+    return max(
+        (float(np.max(np.abs(after[k] - before[k]) / (np.abs(before[k]) + 1e-3)))
+         for k in before), default=0.0,
+    )  # fmt: skip
+
+
+def unfreeze_batchnorm(model, block_prefix: str):
+    """The mistake shown on docs/transfer.md: make the BatchNormalization layers from
+    ``block_prefix`` on trainable too. In training they then normalise with each small
+    batch's own statistics and pull their moving statistics towards them."""
+    from keras import layers
+
+    names = [layer.name for layer in model.layers]
+    start = next((i for i, name in enumerate(names) if name.startswith(block_prefix)), None)
+    if start is None:
+        raise ValueError(f"block_prefix {block_prefix!r} starts no layer of {model.name!r}")
+    for layer in model.layers[start:]:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = True
+    return model
+
+
+# --- digits 0-4 -> 5-9 ----------------------------------------------------------------------
+
+
+def digit_halves(seed: int = 0):
+    """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], cut in
+    two tasks: digits 0-4 (a :class:`~dlbook.data.Splits`, 70/10/20, to train a base)
+    and digits 5-9 (a :class:`~dlbook.data.Dataset`, the target with few labels)."""
+    digits = data.mnist_digits()
+    x = digits.x[..., None].astype(np.float32) / 255.0
+    low = digits.y < 5
+    source = data.split(x[low], digits.y[low], fractions=(0.7, 0.1, 0.2), seed=seed)
+    target = data.Dataset(x[~low], digits.y[~low], "MNIST digits 5-9", digits.source)
+    return source, target
+
+
+def convnet_base(model, last: str = "flatten"):
+    """The layers of a trained Sequential convnet up to ``last`` (by default its
+    ``Flatten`` output): the base to reuse, without the old softmax."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    match = [name for name in names if name.startswith(last)]
+    if not match:
+        raise ValueError(f"last must start a layer name of {model.name!r} ({names}), got {last!r}")
+    return keras.Model(model.inputs, model.get_layer(match[0]).output, name="base")
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+def balanced_reviews(per_class: int, seed: int = 0) -> data.Dataset:
+    """``per_class`` positive and ``per_class`` negative movie-review snippets
+    (:func:`dlbook.fetched.movie_review_snippets`) drawn at random with ``seed``: the
+    text task of docs/transfer.md, small enough to encode with MiniLM on a CPU."""
+    from dlbook import fetched
+
+    per_class = positive_int("per_class", per_class)
+    reviews = fetched.movie_review_snippets()
+    order = rng(seed).permutation(len(reviews))
+    chosen = np.concatenate([order[reviews.y[order] == c][:per_class] for c in (0, 1)])
+    if len(chosen) != 2 * per_class:
+        raise ValueError(f"per_class must be at most {np.bincount(reviews.y).min()}, got {per_class}")
+    chosen = np.sort(chosen)
+    return data.Dataset(reviews.x[chosen], reviews.y[chosen], f"{2 * per_class} movie-review "
+                        "snippets, half positive", reviews.source, reviews.notes)  # fmt: skip
+
+
+def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
+    """A learning-curve method from scratch for text: a bag of words whose vocabulary
+    comes from the training snippets alone (:func:`dlbook.text.encode_for`), read by
+    the same logistic head as the pretrained embeddings (:func:`logistic_method`)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from dlbook import text
+
+    texts, labels = np.asarray(texts, dtype=object), np.asarray(labels)
+
+    def run(train, test, seed):
+        _, (x_train, x_test) = text.encode_for("bag of words", texts[train], texts[test])
+        head = LogisticRegression(C=c, max_iter=5000).fit(x_train, labels[train])
+        return float(head.score(x_test, labels[test]))
+
+    return run
+
+
+def small_convnet(input_shape, classes: int, seed: int | None = None):
+    """The digit convnet of docs/convnets.md (three 3x3 conv layers of 32, 64 and 128
+    filters, 2x2 max-pooling after the first two, dropout, softmax) for any small
+    grey input and number of classes: the from-scratch baseline of docs/transfer.md."""
+    import keras
+    from keras import layers
+
+    if seed is not None:
+        keras.utils.set_random_seed(check_seed(seed))
+    classes = positive_int("classes", classes)
+    return keras.Sequential([
+        keras.Input(tuple(input_shape)),
+        layers.Conv2D(32, 3, activation="relu", name="conv1"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu", name="conv2"), layers.MaxPooling2D(2),
+        layers.Conv2D(128, 3, activation="relu", name="conv3"),
+        layers.Flatten(name="flatten"), layers.Dropout(0.5),
+        layers.Dense(classes, activation="softmax"),
+    ], name="small_convnet")  # fmt: skip
