@@ -30,7 +30,10 @@ suppress_warnings = []
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "attrs_inline"]
 myst_heading_anchors = 3
 nb_execution_mode = "cache"
-nb_execution_cache_path = str(Path(__file__).parent / "_build" / ".jupyter_cache")
+# The site's build folder; `nox -s tests` builds into its own (DLBOOK_BUILD_DIR) so that
+# pages it executes two at a time never end up in the published site's cache.
+BUILD_DIR = Path(os.environ.get("DLBOOK_BUILD_DIR") or Path(__file__).parent / "_build")
+nb_execution_cache_path = str(BUILD_DIR / ".jupyter_cache")
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_show_tb = True  # ...and the log shows its traceback
 nb_execution_timeout = 900  # seconds per cell: fits the longest training cell
@@ -52,3 +55,13 @@ copybutton_prompt_text = r">>> |\.\.\. |\$ |In \[\d*\]: | {2,5}\.\.\.: "
 copybutton_prompt_is_regexp = True
 copybutton_only_copy_prompt_lines = True
 copybutton_exclude = ".linenos, .gp, .go"
+
+
+def setup(app):
+    """Allow `sphinx -j N` (used by `nox -s tests`): sphinx-mathjax-offline only copies
+    MathJax into _static when the build ends, which is safe in parallel, but it does not
+    say so and Sphinx would fall back to reading (executing) one page at a time."""
+    mathjax = app.extensions.get("sphinx-mathjax-offline")
+    if mathjax is not None and mathjax.parallel_read_safe is None:
+        mathjax.parallel_read_safe = True
+        mathjax.parallel_write_safe = True

@@ -1,7 +1,7 @@
 """Test set-up: a quiet TensorFlow, a headless matplotlib, and glue-aware nbval.
 
 myst-nb moves glued values out of the executed notebooks it writes
-(``docs/_build/jupyter_execute/<page>.ipynb``) into ``<page>.glue.json``. When nbval
+(``<build>/jupyter_execute/<page>.ipynb``) into ``<page>.glue.json``. When nbval
 re-executes a page, those glue outputs come back; here they are compared with the
 build's ``glue.json`` instead of with the cell, so glued numbers are validated too.
 """

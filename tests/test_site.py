@@ -1,7 +1,8 @@
 """Checks of the built site and of the repository's promises (README, CI, references).
 
-The built-site checks need ``docs/_build``: ``nox -s tests`` builds it first and sets
-DLBOOK_SITE_BUILT=1, so there a missing build fails instead of skipping.
+The built-site checks need a built site: ``docs/_build`` by default, or the folder in
+DLBOOK_BUILD_DIR (``nox -s tests`` builds into ``docs/_build/tests`` and sets it, with
+DLBOOK_SITE_BUILT=1, so there a missing build fails instead of skipping).
 """
 
 import json
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "docs" / "_build" / "html"
-EXECUTED = ROOT / "docs" / "_build" / "jupyter_execute"
+BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
+HTML = BUILD / "html"
+EXECUTED = BUILD / "jupyter_execute"
 NOTES = ROOT.parent / "shared" / "seed" / "notes.md"
 
 
@@ -21,7 +23,7 @@ NOTES = ROOT.parent / "shared" / "seed" / "notes.md"
 def site():
     if not (HTML / "index.html").exists():
         if os.environ.get("DLBOOK_SITE_BUILT"):
-            pytest.fail("nox built the site but docs/_build/html/index.html is missing")
+            pytest.fail(f"nox built the site but {HTML / 'index.html'} is missing")
         pytest.skip("site not built: run `./noxw -s docs` (or `./noxw -s tests`)")
     return HTML
 

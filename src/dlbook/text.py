@@ -238,9 +238,11 @@ def embedding_learning_curve(train, val, test, matrix, sizes, seed: int = 0,
         if n > len(train[0]):
             raise ValueError(f"sizes: {n} is more than the {len(train[0])} training examples")
         for variant, (make_embedding, fine_tune) in starts.items():
-            fit = fit_text_classifier("mean of embeddings", (train[0][:n], train[1][:n]), val,
-                                      test, len(matrix), seed=seed, make_embedding=make_embedding,
-                                      fine_tune_learning_rate=fine_tune, **fit_options)  # fmt: skip
+            subset = (train[0][:n], train[1][:n])
+            fit = fit_text_classifier(
+                "mean of embeddings", subset, val, test, len(matrix), seed=seed,
+                make_embedding=make_embedding, fine_tune_learning_rate=fine_tune, **fit_options,
+            )  # fmt: skip
             rows.append({"labelled": n, "embedding": variant, "epochs": fit.epochs,
                          "test_accuracy": fit.test_accuracy})  # fmt: skip
     return pd.DataFrame(rows)
