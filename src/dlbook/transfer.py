@@ -104,7 +104,8 @@ def split_at_block(model, block: str):
 
 
 def predict(model, x, batch_size: int = 50) -> np.ndarray:
-    """``model``'s outputs for ``x`` in inference mode, batch by batch (one array)."""
+    """``model``'s outputs for ``x`` in inference mode, batch by batch, as one array:
+    how docs/transfer.md runs a frozen base over its images once."""
     x = np.asarray(x)
     batch_size = positive_int("batch_size", batch_size)
     if len(x) == 0:
@@ -122,7 +123,8 @@ def repeated_batches(n: int, steps: int, batch_size: int, seed: int) -> np.ndarr
     shuffled passes, one after the other, so every example is used equally often.
 
     With few labels an epoch is a handful of steps; a fixed number of gradient steps
-    lets 4 examples and 100 examples train for the same number of updates."""
+    lets 4 examples and 100 examples train for the same number of updates
+    (docs/transfer.md)."""
     n, steps = positive_int("n", n), positive_int("steps", steps)
     batch_size = positive_int("batch_size", batch_size)
     generator = rng(seed)
@@ -176,13 +178,15 @@ def reinitialise(model, fresh) -> None:
     Keras traces a model's training step once, at its first ``fit`` (about half a
     second on a CPU). A learning curve trains the same architecture dozens of times;
     copying a fresh initialisation into one compiled model gives the same training as
-    a new model without tracing it again."""
+    a new model without tracing it again (the learning curves of docs/transfer.md)."""
     if len(model.variables) != len(fresh.variables):
         raise ValueError(f"fresh ({fresh.name}) is not the architecture of model ({model.name})")
     for target, source in zip(model.variables, fresh.variables, strict=True):
         if tuple(target.shape) != tuple(source.shape):
-            raise ValueError(f"fresh ({fresh.name}) is not the architecture of model "
-                             f"({model.name}): {target.path} {target.shape} vs {source.shape}")  # fmt: skip
+            raise ValueError(
+                f"fresh ({fresh.name}) is not the architecture of model ({model.name}): "
+                f"{target.path} {target.shape} vs {source.shape}"
+            )
         target.assign(source.value)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
@@ -194,14 +198,17 @@ def reinitialise(model, fresh) -> None:
 # --- heads and learning curves ---------------------------------------------------------
 
 
-def softmax_head(width: int, classes: int, name: str = "head"):
+def softmax_head(width: int, classes: int, seed: int | None = None, name: str = "head"):
     """Step 1: the network added on top of a base: one ``Dense`` softmax layer over
-    ``width`` features (a logistic regression). Used on docs/transfer.md."""
+    ``width`` features (a logistic regression). ``seed`` re-seeds Keras first, so one
+    seed always gives the same initial weights. Used on docs/transfer.md."""
     import keras
 
     width, classes = positive_int("width", width), positive_int("classes", classes)
     if classes < 2:
         raise ValueError(f"classes must be at least 2, got {classes}")
+    if seed is not None:
+        keras.utils.set_random_seed(check_seed(seed))
     return keras.Sequential(
         [keras.Input((width,)), keras.layers.Dense(classes, activation="softmax")], name=name
     )
@@ -218,7 +225,8 @@ def with_head(model, head, name: str = "with_head"):
 
 def scores(model, x, y) -> dict[str, float]:
     """Test accuracy and mean cross-entropy (the loss: finer than accuracy when both
-    models get almost every example right) of a softmax ``model``."""
+    models get almost every example right) of a softmax ``model`` on ``x``, ``y``
+    (docs/transfer.md)."""
     y = np.asarray(y)
     probabilities = predict(model, x, batch_size=200)
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
@@ -229,7 +237,7 @@ def scores(model, x, y) -> dict[str, float]:
 def logistic_method(features, labels, c: float = 1.0) -> Method:
     """A learning-curve method: a logistic regression (the softmax head, fitted by
     scikit-learn's L-BFGS in milliseconds, with an L2 penalty of strength ``1/c``) on
-    precomputed ``features``, scored on the test indices."""
+    precomputed ``features``, scored on the test indices (docs/transfer.md)."""
     from sklearn.linear_model import LogisticRegression
 
     features, labels = np.asarray(features), np.asarray(labels)
@@ -245,12 +253,21 @@ def logistic_method(features, labels, c: float = 1.0) -> Method:
 
 
 def scratch_method(build: Callable, inputs, labels, steps: int = 100, batch_size: int = 16,
-                   learning_rate: float = 1e-3) -> Method:  # fmt: skip
+                   learning_rate: float = 1e-3, min_epochs: int = 0) -> Method:  # fmt: skip
     """A learning-curve method: the network ``build(seed)`` trained from random weights
-    on the training indices for ``steps`` steps (:func:`fit_steps`), scored on the test
-    indices. One model is compiled and re-initialised for each run
-    (:func:`reinitialise`)."""
+    on the training indices (:func:`fit_steps`), scored on the test indices.
+
+    It trains for ``steps`` steps, or for ``min_epochs`` passes over the training
+    examples if that takes more steps: the few-label runs get enough updates, the
+    larger ones enough passes. One model is compiled once and re-initialised for each
+    run (:func:`reinitialise`). The from-scratch baselines of docs/transfer.md."""
     inputs, labels = np.asarray(inputs), np.asarray(labels)
+    if len(inputs) != len(labels):
+        raise ValueError(f"inputs and labels must have one length, got {len(inputs)}, "
+                         f"{len(labels)}")  # fmt: skip
+    steps, batch_size = positive_int("steps", steps), positive_int("batch_size", batch_size)
+    if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 0:
+        raise ValueError(f"min_epochs must be an int >= 0, got {min_epochs!r}")
     compiled = {}
 
     def run(train, test, seed):
@@ -258,7 +275,8 @@ def scratch_method(build: Callable, inputs, labels, steps: int = 100, batch_size
         model = compiled.setdefault("model", fresh)
         if model is not fresh:
             reinitialise(model, fresh)
-        fit_steps(model, inputs[train], labels[train], steps, batch_size, learning_rate,
+        run_steps = max(steps, -(-min_epochs * len(train) // batch_size))
+        fit_steps(model, inputs[train], labels[train], run_steps, batch_size, learning_rate,
                   seed=seed, keep_optimizer=model is not fresh)  # fmt: skip
         return scores(model, inputs[test], labels[test])["accuracy"]
 
@@ -290,14 +308,15 @@ def learning_curve(methods: dict[str, Method], labels, per_class_counts, seeds,
 
 
 def curve_table(runs):
-    """Mean test accuracy over seeds: one row per number of labels, one column per
-    method."""
+    """Mean test accuracy over seeds of :func:`learning_curve` runs: one row per number
+    of labels, one column per method (the tables of docs/transfer.md)."""
     return runs.pivot_table("accuracy", "per_class", "method", aggfunc="mean", sort=False)
 
 
 def gain(runs, better: str, baseline: str):
     """The accuracy of ``better`` minus that of ``baseline``, split by split (same
-    seed, same labels): mean, smallest and largest over seeds per number of labels."""
+    seed, same labels): mean, smallest and largest over seeds per number of labels.
+    Pairing by split removes the noise the two methods share (docs/transfer.md)."""
     table = runs.pivot_table("accuracy", ["per_class", "seed"], "method")
     for name in (better, baseline):
         if name not in table.columns:
@@ -308,15 +327,21 @@ def gain(runs, better: str, baseline: str):
 
 def plot_learning_curves(ax, runs, title: str = "", classes: int = 2):
     """Mean test accuracy against labelled examples (log scale), one line per method,
-    each seed's accuracy as a faint dot."""
-    palette = ax._get_lines.get_next_color
-    for name, part in runs.groupby("method", sort=False):
-        color = palette()
+    each seed's accuracy as a faint dot; ``classes`` turns labels per class into
+    labelled examples. The learning-curve figures of docs/transfer.md."""
+    from dlbook.plotting import PALETTE
+
+    classes = positive_int("classes", classes)
+    for index, (name, part) in enumerate(runs.groupby("method", sort=False)):
+        color = PALETTE[index % len(PALETTE)]
         labelled = part["per_class"] * classes
         ax.scatter(labelled, part["accuracy"], s=10, alpha=0.35, color=color)
         mean = part.groupby("per_class")["accuracy"].mean()
         ax.plot(mean.index * classes, mean.values, marker="o", label=name, color=color)
     ax.set_xscale("log")
+    ticks = sorted(set(runs["per_class"] * classes))
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("labelled training examples")
     ax.set_ylabel("test accuracy")
     if title:
@@ -328,27 +353,25 @@ def plot_learning_curves(ax, runs, title: str = "", classes: int = 2):
 # --- batch normalization while fine-tuning ------------------------------------------------
 
 
-def batchnorm_state(model) -> dict[str, np.ndarray]:
-    """Copies of every BatchNormalization layer's moving mean and variance, by layer."""
+def batchnorm_state(model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Copies of every BatchNormalization layer's moving mean and moving variance,
+    by layer name: a snapshot to compare before and after training (docs/transfer.md)."""
     from keras import layers
 
-    state = {}
-    for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            state[f"{layer.name}/moving_mean"] = np.array(layer.moving_mean)
-            state[f"{layer.name}/moving_variance"] = np.array(layer.moving_variance)
-    return state
+    return {layer.name: (layer.moving_mean.numpy().copy(), layer.moving_variance.numpy().copy())
+            for layer in model.layers if isinstance(layer, layers.BatchNormalization)}  # fmt: skip
 
 
-def largest_change(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> float:
-    """The largest relative change of any moving statistic between two
-    :func:`batchnorm_state` snapshots: ``max |after - before| / (|before| + 1e-3)``."""
-    if set(before) != set(after):
-        raise ValueError("before and after must be snapshots of the same model")
-    return max(
-        (float(np.max(np.abs(after[k] - before[k]) / (np.abs(before[k]) + 1e-3)))
-         for k in before), default=0.0,
-    )  # fmt: skip
+def largest_shift(before: dict, after: dict) -> float:
+    """How far the moving statistics moved between two :func:`batchnorm_state`
+    snapshots: the largest change of any channel's moving mean, in units of that
+    channel's moving standard deviation before (0 when nothing changed). Shows on
+    docs/transfer.md that frozen batch normalization stays put."""
+    if set(before) != set(after) or not before:
+        raise ValueError("before and after must be non-empty snapshots of the same model")
+    shifts = [np.abs(after[name][0] - mean) / np.sqrt(variance + 1e-3)
+              for name, (mean, variance) in before.items()]  # fmt: skip
+    return float(max(shift.max() for shift in shifts))
 
 
 def unfreeze_batchnorm(model, block_prefix: str):
@@ -357,6 +380,8 @@ def unfreeze_batchnorm(model, block_prefix: str):
     batch's own statistics and pull their moving statistics towards them."""
     from keras import layers
 
+    if not isinstance(block_prefix, str) or not block_prefix:
+        raise ValueError(f"block_prefix must be a non-empty str, got {block_prefix!r}")
     names = [layer.name for layer in model.layers]
     start = next((i for i, name in enumerate(names) if name.startswith(block_prefix)), None)
     if start is None:
@@ -373,7 +398,8 @@ def unfreeze_batchnorm(model, block_prefix: str):
 def digit_halves(seed: int = 0):
     """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], cut in
     two tasks: digits 0-4 (a :class:`~dlbook.data.Splits`, 70/10/20, to train a base)
-    and digits 5-9 (a :class:`~dlbook.data.Dataset`, the target with few labels)."""
+    and digits 5-9 (a :class:`~dlbook.data.Dataset`, the target with few labels):
+    transfer within the book, on docs/transfer.md."""
     digits = data.mnist_digits()
     x = digits.x[..., None].astype(np.float32) / 255.0
     low = digits.y < 5
@@ -384,7 +410,8 @@ def digit_halves(seed: int = 0):
 
 def convnet_base(model, last: str = "flatten"):
     """The layers of a trained Sequential convnet up to ``last`` (by default its
-    ``Flatten`` output): the base to reuse, without the old softmax."""
+    ``Flatten`` output): the base to reuse, without the old softmax
+    (docs/transfer.md)."""
     import keras
 
     names = [layer.name for layer in model.layers]
@@ -408,7 +435,9 @@ def balanced_reviews(per_class: int, seed: int = 0) -> data.Dataset:
     order = rng(seed).permutation(len(reviews))
     chosen = np.concatenate([order[reviews.y[order] == c][:per_class] for c in (0, 1)])
     if len(chosen) != 2 * per_class:
-        raise ValueError(f"per_class must be at most {np.bincount(reviews.y).min()}, got {per_class}")
+        raise ValueError(
+            f"per_class must be at most {np.bincount(reviews.y).min()}, got {per_class}"
+        )
     chosen = np.sort(chosen)
     return data.Dataset(reviews.x[chosen], reviews.y[chosen], f"{2 * per_class} movie-review "
                         "snippets, half positive", reviews.source, reviews.notes)  # fmt: skip
@@ -417,7 +446,8 @@ def balanced_reviews(per_class: int, seed: int = 0) -> data.Dataset:
 def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
     """A learning-curve method from scratch for text: a bag of words whose vocabulary
     comes from the training snippets alone (:func:`dlbook.text.encode_for`), read by
-    the same logistic head as the pretrained embeddings (:func:`logistic_method`)."""
+    the same logistic head as the pretrained embeddings (:func:`logistic_method`).
+    The text baseline of docs/transfer.md."""
     from sklearn.linear_model import LogisticRegression
 
     from dlbook import text
@@ -434,9 +464,9 @@ def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
 
 def small_convnet(input_shape, classes: int, seed: int | None = None, filters=(16, 32, 64)):
     """A small convnet in the shape of the digit convnet of docs/convnets.md (three 3x3
-    conv layers, 2x2 max-pooling after the first two, dropout, softmax), with a
-    quarter of its filters by default: for the few labels of docs/transfer.md it
-    learns as well and trains four times faster on a CPU. ``seed`` re-seeds Keras
+    conv layers, 2x2 max-pooling after the first two, dropout, softmax), with half
+    its filters in each layer by default: enough for the few labels of
+    docs/transfer.md, and cheaper to train many times on a CPU. ``seed`` re-seeds Keras
     first, so one seed always gives the same initial weights."""
     import keras
     from keras import layers
