@@ -70,6 +70,22 @@ def test_every_page_was_executed_with_outputs():
         assert path.with_suffix(".glue.json").exists(), f"{path.name} glues nothing"
 
 
+def test_tables_have_ids_that_do_not_change_between_builds():
+    """A pandas Styler draws a random id into its HTML (``T_3f2a1``): nbval then fails
+    and two builds differ. Pages give each styled table a fixed one with ``set_uuid``."""
+    notebooks = sorted(EXECUTED.glob("*.ipynb"))
+    if not notebooks:
+        pytest.skip("no executed notebooks: build the site first")
+    for path in notebooks:
+        for number, cell in enumerate(json.loads(path.read_text())["cells"]):
+            for output in cell.get("outputs", []):
+                html = "".join(output.get("data", {}).get("text/html", ""))
+                assert not re.search(r'id="T_[0-9a-f]{5}_', html), (
+                    f"{path.name} cell {number}: a styled table with a random id; "
+                    "call .style.set_uuid('name') on it"
+                )
+
+
 def test_every_page_has_the_template_header():
     for page in (ROOT / "docs").glob("*.md"):
         text = page.read_text(encoding="utf-8")

@@ -2,9 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlbook import transfer
+from dlbook import convnets, transfer
 from dlbook.data import MissingDependencyError
 from dlbook.repro import seed_everything
+
+
+def tiny_convnet(seed):
+    return convnets.mnist_convnet(input_shape=(18, 18, 1), classes=2, filters=(2, 2, 2), seed=seed)
+
 
 # --- data --------------------------------------------------------------------------------
 
@@ -188,7 +193,7 @@ def test_logistic_and_scratch_methods_and_learning_curve():
     methods = {
         "features": transfer.logistic_method(x, y),
         "scratch": transfer.scratch_method(
-            lambda seed: transfer.small_convnet((18, 18, 1), 2, seed=seed, filters=(2, 2, 2)),
+            lambda seed: tiny_convnet(seed),
             images,
             y,
             steps=10,
@@ -217,7 +222,7 @@ def test_scratch_method_reuse_matches_a_new_method():
     labels = np.arange(30) % 2
 
     def build(seed):
-        return transfer.small_convnet((18, 18, 1), 2, seed=seed, filters=(2, 2, 2))
+        return tiny_convnet(seed)
 
     train, test = transfer.few_label_split(labels, 5, 10, seed=0)
     reused = transfer.scratch_method(build, images, labels, steps=8, batch_size=4)
@@ -293,7 +298,7 @@ def test_digit_halves_and_convnet_base():
     assert set(np.unique(source.train[1])) == {0, 1, 2, 3, 4}
     assert set(np.unique(target.y)) == {5, 6, 7, 8, 9}
     assert len(source.train[1]) + len(source.val[1]) + len(source.test[1]) + len(target) == 5000
-    model = transfer.small_convnet((28, 28, 1), 10, seed=0)
+    model = convnets.mnist_convnet(filters=(16, 32, 64), seed=0)
     base = transfer.convnet_base(model)
     assert base.output.shape[1:] == (3 * 3 * 64,)
     assert transfer.predict(base, target.x[:3]).shape == (3, 576)
@@ -301,13 +306,13 @@ def test_digit_halves_and_convnet_base():
         transfer.convnet_base(model, "nothing")
 
 
-def test_small_convnet_checks_its_arguments():
-    model = transfer.small_convnet((25, 25, 1), 2, seed=0)
+def test_the_book_convnet_fits_other_images_and_checks_its_arguments():
+    model = convnets.mnist_convnet(input_shape=(25, 25, 1), classes=2, filters=(16, 32, 64))
     assert model(np.zeros((1, 25, 25, 1), "float32")).shape == (1, 2)
     with pytest.raises(ValueError, match="filters must give three layer widths"):
-        transfer.small_convnet((25, 25, 1), 2, filters=(8, 8))
+        convnets.mnist_convnet(input_shape=(25, 25, 1), classes=2, filters=(8, 8))
     with pytest.raises(ValueError, match="classes must be a positive int"):
-        transfer.small_convnet((25, 25, 1), 0)
+        convnets.mnist_convnet(input_shape=(25, 25, 1), classes=0)
 
 
 def test_bag_of_words_method_learns_from_words():

@@ -166,9 +166,13 @@ def mnist_convnet(
     conv: str = "conv",
     name: str = "",
     seed: int | None = None,
+    input_shape=(28, 28, 1),
+    classes: int = 10,
+    filters=(32, 64, 128),
 ):
     """The book's MNIST convnet: three 3x3 conv layers (32, 64, 128 filters), then a
-    softmax over 10 digits.
+    softmax over 10 digits. ``input_shape``, ``classes`` and ``filters`` fit it to
+    other images (docs/transfer.md uses half the filters on 25x25 faces).
 
     ``downsampling="maxpool"`` puts 2x2 max-pooling after the first two conv layers;
     ``"strided"`` drops the pooling and gives the next conv layer stride 2 instead (the
@@ -185,21 +189,25 @@ def mnist_convnet(
         raise ValueError(f"downsampling must be 'maxpool' or 'strided', got {downsampling!r}")
     if conv not in ("conv", "separable"):
         raise ValueError(f"conv must be 'conv' or 'separable', got {conv!r}")
+    if len(filters) != 3:
+        raise ValueError(f"filters must give three layer widths, got {filters!r}")
+    first, *others = (positive_int("filters", f) for f in filters)
     later = layers.SeparableConv2D if conv == "separable" else layers.Conv2D
-    stack = [layers.Conv2D(32, 3, activation="relu", name="conv1")]
-    for index, filters in ((2, 64), (3, 128)):
+    stack = [layers.Conv2D(first, 3, activation="relu", name="conv1")]
+    for index, width in zip((2, 3), others, strict=True):
         if downsampling == "maxpool":
             stack.append(layers.MaxPooling2D(2, name=f"pool{index - 1}"))
-            stack.append(later(filters, 3, activation="relu", name=f"conv{index}"))
+            stack.append(later(width, 3, activation="relu", name=f"conv{index}"))
         else:
-            stack.append(later(filters, 3, strides=2, activation="relu", name=f"conv{index}"))
+            stack.append(later(width, 3, strides=2, activation="relu", name=f"conv{index}"))
     augmentation = [
         layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="shift"),
         layers.RandomRotation(0.05, fill_mode="constant", name="rotate"),
     ]
-    head = [layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")]
+    classes = positive_int("classes", classes)
+    head = [layers.Flatten(), layers.Dropout(0.5), layers.Dense(classes, activation="softmax")]
     return keras.Sequential(
-        [keras.Input((28, 28, 1)), *(augmentation if augment else []), *stack, *head],
+        [keras.Input(tuple(input_shape)), *(augmentation if augment else []), *stack, *head],
         name=name or f"convnet_{downsampling}_{conv}",
     )
 

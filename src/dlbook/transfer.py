@@ -460,28 +460,3 @@ def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
         return float(head.score(x_test, labels[test]))
 
     return run
-
-
-def small_convnet(input_shape, classes: int, seed: int | None = None, filters=(16, 32, 64)):
-    """A small convnet in the shape of the digit convnet of docs/convnets.md (three 3x3
-    conv layers, 2x2 max-pooling after the first two, dropout, softmax), with half
-    its filters in each layer by default: enough for the few labels of
-    docs/transfer.md, and cheaper to train many times on a CPU. ``seed`` re-seeds Keras
-    first, so one seed always gives the same initial weights."""
-    import keras
-    from keras import layers
-
-    if seed is not None:
-        keras.utils.set_random_seed(check_seed(seed))
-    classes = positive_int("classes", classes)
-    if len(filters) != 3:
-        raise ValueError(f"filters must give three layer widths, got {filters!r}")
-    first, second, third = (positive_int("filters", f) for f in filters)
-    return keras.Sequential([
-        keras.Input(tuple(input_shape)),
-        layers.Conv2D(first, 3, activation="relu", name="conv1"), layers.MaxPooling2D(2),
-        layers.Conv2D(second, 3, activation="relu", name="conv2"), layers.MaxPooling2D(2),
-        layers.Conv2D(third, 3, activation="relu", name="conv3"),
-        layers.Flatten(name="flatten"), layers.Dropout(0.5),
-        layers.Dense(classes, activation="softmax", name="softmax"),
-    ], name="small_convnet")  # fmt: skip
