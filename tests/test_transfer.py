@@ -79,8 +79,8 @@ def test_split_at_block_composes_to_the_model():
     x = np.random.default_rng(0).normal(size=(5, 8, 8, 3)).astype("float32")
     for block in ("block1a", "block2a"):
         bottom, top = transfer.split_at_block(model, block)
-        np.testing.assert_allclose(transfer.predict(top, transfer.predict(bottom, x)),
-                                   transfer.predict(model, x), rtol=1e-6, atol=1e-6)  # fmt: skip
+        np.testing.assert_allclose(convnets.predict(top, convnets.predict(bottom, x)),
+                                   convnets.predict(model, x), rtol=1e-6, atol=1e-6)  # fmt: skip
     bottom, top = transfer.split_at_block(model, "block2a")
     assert bottom.output.shape[1:] == (8, 8, 4)
     assert model.get_layer("block2a_conv") in top.layers  # shared, not copied
@@ -95,11 +95,11 @@ def test_predict_batches_like_one_call():
     model = _blocks_model()
     x = np.random.default_rng(1).normal(size=(7, 8, 8, 3)).astype("float32")
     whole = np.asarray(model(x, training=False))
-    np.testing.assert_allclose(transfer.predict(model, x, batch_size=3), whole, atol=1e-6)
+    np.testing.assert_allclose(convnets.predict(model, x, batch_size=3), whole, atol=1e-6)
     with pytest.raises(ValueError, match="x must hold at least one example"):
-        transfer.predict(model, x[:0])
+        convnets.predict(model, x[:0])
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
-        transfer.predict(model, x, batch_size=0)
+        convnets.predict(model, x, batch_size=0)
 
 
 def test_repeated_batches_use_every_example_equally():
@@ -120,7 +120,7 @@ def test_softmax_head_and_with_head():
     same = transfer.softmax_head(6, classes=3, seed=1)
     np.testing.assert_array_equal(head.get_weights()[0], same.get_weights()[0])
     model = transfer.with_head(_blocks_model(), head)
-    probabilities = transfer.predict(model, np.zeros((2, 8, 8, 3), "float32"))
+    probabilities = convnets.predict(model, np.zeros((2, 8, 8, 3), "float32"))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
     with pytest.raises(ValueError, match="classes must be at least 2"):
         transfer.softmax_head(6, classes=1)
@@ -301,7 +301,7 @@ def test_digit_halves_and_convnet_base():
     model = convnets.mnist_convnet(filters=(16, 32, 64), seed=0)
     base = transfer.convnet_base(model)
     assert base.output.shape[1:] == (3 * 3 * 64,)
-    assert transfer.predict(base, target.x[:3]).shape == (3, 576)
+    assert convnets.predict(base, target.x[:3]).shape == (3, 576)
     with pytest.raises(ValueError, match="last must start a layer name"):
         transfer.convnet_base(model, "nothing")
 

@@ -277,7 +277,13 @@ def train_classifier(
 
 
 def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Class probabilities by eager batches (no per-model retracing warnings)."""
+    """``model``'s outputs for ``x`` in inference mode, by eager batches (no per-model
+    retracing warnings), as one array; also how docs/transfer.md runs a frozen base
+    over its images once."""
+    x = np.asarray(x)
+    batch_size = positive_int("batch_size", batch_size)
+    if len(x) == 0:
+        raise ValueError("x must hold at least one example")
     batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
     return np.concatenate([np.asarray(model(batch, training=False)) for batch in batches])
 

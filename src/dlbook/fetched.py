@@ -85,6 +85,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_sha256(data: bytes, expected: str, name: str = "data") -> bytes:
+    """Return ``data`` if its SHA-256 is ``expected`` (the published hash of a file read
+    out of an archive), else raise ``ValueError`` naming both hashes."""
+    found = hashlib.sha256(data).hexdigest()
+    if found != expected.lower():
+        raise ValueError(
+            f"{name} has SHA-256 {found}, expected {expected}: it is not the published file"
+        )
+    return data
+
+
 def archive_path(archive: SourceArchive, folder: Path | None = None) -> Path:
     """The verified path of ``archive``; a clear error if it is missing or altered."""
     folder = Path(folder) if folder is not None else data_folder()

@@ -17,7 +17,6 @@ for this model prescribes).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -132,14 +131,9 @@ def _tensor(view, start: int, code: str, shape, begin: int, end: int) -> np.ndar
 def verified_weights(data: bytes) -> bytes:
     """``data`` if its SHA-256 is the one Hugging Face publishes for
     all-MiniLM-L6-v2's ``model.safetensors``; a ``ValueError`` otherwise."""
-    found = hashlib.sha256(data).hexdigest()
-    if found != SAFETENSORS_SHA256:
-        raise ValueError(
-            f"model.safetensors has SHA-256 {found}, expected {SAFETENSORS_SHA256} (the "
-            "hash published for sentence-transformers/all-MiniLM-L6-v2): these are not "
-            "the published weights"
-        )
-    return data
+    return fetched.verify_sha256(
+        data, SAFETENSORS_SHA256, "model.safetensors (published for all-MiniLM-L6-v2)"
+    )
 
 
 # ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ Used on the transfer page, through :mod:`dlbook.efficientnet_lite`.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import pickle
 import struct
@@ -25,6 +24,8 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
+
+from dlbook import fetched
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy-format file
 LEGACY_PROTOCOL = 1001
@@ -129,16 +130,6 @@ def _count(what: str, value) -> int:
     return value
 
 
-def verify_sha256(data: bytes, expected: str, name: str = "data") -> bytes:
-    """Return ``data`` if its SHA-256 is ``expected``, else raise ``ValueError``."""
-    found = hashlib.sha256(data).hexdigest()
-    if found != expected.lower():
-        raise ValueError(
-            f"{name} has SHA-256 {found}, expected {expected}: it is not the published file"
-        )
-    return data
-
-
 def load_state_dict(data: bytes, sha256: str | None = None) -> dict[str, np.ndarray]:
     """The tensors of a PyTorch state dict (the bytes of a ``.pth`` file), by name, as
     NumPy arrays; ``sha256``, if given, is checked first (``ValueError`` if it differs).
@@ -151,7 +142,7 @@ def load_state_dict(data: bytes, sha256: str | None = None) -> dict[str, np.ndar
         raise TypeError(f"data must be the bytes of a .pth file, got {type(data).__name__}")
     data = bytes(data)
     if sha256 is not None:
-        verify_sha256(data, sha256, "the .pth file")
+        fetched.verify_sha256(data, sha256, "the .pth file")
     buffer = io.BytesIO(data)
     if data[:4] == b"PK\x03\x04":  # how torch itself tells the zip format
         result, storages = _load_zip(buffer)

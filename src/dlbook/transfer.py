@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dlbook import data
+from dlbook import convnets, data
 from dlbook.repro import check_seed, rng
 from dlbook.validate import positive_int
 
@@ -101,18 +101,6 @@ def split_at_block(model, block: str):
     return keras.Model(model.input, entering, name="bottom"), keras.Model(
         entering, model.output, name="top"
     )
-
-
-def predict(model, x, batch_size: int = 50) -> np.ndarray:
-    """``model``'s outputs for ``x`` in inference mode, batch by batch, as one array:
-    how docs/transfer.md runs a frozen base over its images once."""
-    x = np.asarray(x)
-    batch_size = positive_int("batch_size", batch_size)
-    if len(x) == 0:
-        raise ValueError("x must hold at least one example")
-    parts = [np.asarray(model(x[i : i + batch_size], training=False))
-             for i in range(0, len(x), batch_size)]  # fmt: skip
-    return np.concatenate(parts)
 
 
 # --- training a fixed number of steps ---------------------------------------------------
@@ -228,7 +216,7 @@ def scores(model, x, y) -> dict[str, float]:
     models get almost every example right) of a softmax ``model`` on ``x``, ``y``
     (docs/transfer.md)."""
     y = np.asarray(y)
-    probabilities = predict(model, x, batch_size=200)
+    probabilities = convnets.predict(model, x, batch_size=200)
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
     return {"accuracy": float(np.mean(probabilities.argmax(axis=1) == y)),
             "loss": float(np.mean(-np.log(picked)))}  # fmt: skip
