@@ -19,7 +19,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_design",
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
-    "dlbook.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
+    "dlbook.book.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]

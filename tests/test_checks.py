@@ -1,6 +1,6 @@
 import pytest
 
-from dlbook import checks
+from dlbook.book import checks
 
 
 def test_verdicts_when_claims_hold():

@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from dlbook import minilm
 from dlbook.data import MissingDependencyError
+from dlbook.pretrained import minilm
 
 # ---------------------------------------------------------------------------------
 # safetensors, on files made here

@@ -1,7 +1,7 @@
 import matplotlib as mpl
 import pytest
 
-from dlbook import plotting
+from dlbook.book import plotting
 
 
 def test_figure_applies_the_book_style():

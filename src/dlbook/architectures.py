@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import convnets, data
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
 
 
 def _classifier(name: str, input_shape, body, n_classes: int, dtype="float32"):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import data
-from dlbook.repro import check_seed
-from dlbook.validate import positive_int
+from dlbook.base.seeding import check_seed
+from dlbook.base.validate import positive_int
 
 PADDINGS = ("valid", "same")
 
@@ -130,7 +130,7 @@ def convolution_animation(image: np.ndarray, kernel: np.ndarray, interval: int =
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
 
-    from dlbook.plotting import figure
+    from dlbook.book.plotting import figure
 
     fig, axes = figure(1, 3, width=8, height=3.0)
     steps = cross_correlate(image, kernel).size

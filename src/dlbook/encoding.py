@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
 
 MODES = ("multi_hot", "count", "tf_idf", "int")
 

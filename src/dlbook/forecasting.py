@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlbook.base.validate import positive_int, split_fractions
 from dlbook.last_layer import mean_absolute_error as mae
 from dlbook.recurrent import CELLS
-from dlbook.validate import positive_int, split_fractions
 
 
 @dataclass(frozen=True)

@@ -310,7 +310,7 @@ def results_table(rows: list[Row], tasks: dict[str, Task], outcomes: list[Outcom
 
 def plot_learning_curves(rows: list[Row], outcomes: list[Outcome], ncols: int = 3):
     """Small multiples: training and validation loss per epoch for each memo row."""
-    from dlbook.plotting import figure, plot_curves
+    from dlbook.book.plotting import figure, plot_curves
 
     nrows = -(-len(rows) // ncols)
     fig, axes = figure(nrows, ncols, width=9.6, height=2.6 * nrows)

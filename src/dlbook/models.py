@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
 
 
 def dense_network(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dlbook.repro import rng
-from dlbook.validate import positive_int
+from dlbook.base.seeding import rng
+from dlbook.base.validate import positive_int
 
 CELLS = ("SimpleRNN", "LSTM", "GRU")
 
@@ -112,7 +112,7 @@ def as_power(ratio: float) -> str:
 def plot_gradient_profiles(panels: dict):
     """One log-scale panel per title in ``panels`` (a title -> :func:`gradient_profiles`
     table): how much each input step can still move the loss."""
-    from dlbook.plotting import PALETTE, figure
+    from dlbook.book.plotting import PALETTE, figure
 
     fig, axes = figure(1, len(panels), width=4.6 * len(panels), height=3.4)
     for ax, (title, table) in zip(axes[0], panels.items(), strict=True):
@@ -191,7 +191,7 @@ def draw_unrolled(steps: int = 4):
     """The recurrent loop drawn folded (left) and unrolled over ``steps`` time steps."""
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    from dlbook.plotting import PALETTE, figure
+    from dlbook.book.plotting import PALETTE, figure
 
     fig, axes = figure(1, 1, width=8.5, height=2.8)
     ax = axes[0, 0]

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
 
 
 def conv2d_params(kernel: int, c_in: int, c_out: int, bias: bool = True) -> int:

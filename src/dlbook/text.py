@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
 
 SEQUENCE_KINDS = ("conv1d", "LSTM", "GRU", "mean of embeddings")
 BAG_KINDS = ("bag of words", "bag of bigrams")

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import numpy as np
 
 from dlbook import convnets, data
-from dlbook.repro import check_seed, rng
-from dlbook.validate import positive_int
+from dlbook.base.seeding import check_seed, rng
+from dlbook.base.validate import positive_int
 
 # A method of a learning curve: (training indices, test indices, seed) -> test accuracy.
 Method = Callable[[np.ndarray, np.ndarray, int], float]
@@ -44,7 +44,8 @@ def lfw_faces() -> data.Dataset:
 
 def grey_to_rgb(images) -> np.ndarray:
     """Grey images in [0, 1], ``(n, h, w)``, as ``(n, h, w, 3)`` floats in 0..255: the
-    input an ImageNet network expects (see :func:`dlbook.efficientnet_lite.preprocess`)."""
+    input an ImageNet network expects (see
+    :func:`dlbook.pretrained.efficientnet_lite.preprocess`)."""
     images = np.asarray(images, np.float32)
     if images.ndim != 3:
         raise ValueError(f"images must be (n, height, width) grey images, got {images.shape}")
@@ -317,7 +318,7 @@ def plot_learning_curves(ax, runs, title: str = "", classes: int = 2):
     """Mean test accuracy against labelled examples (log scale), one line per method,
     each seed's accuracy as a faint dot; ``classes`` turns labels per class into
     labelled examples. The learning-curve figures of docs/transfer.md."""
-    from dlbook.plotting import PALETTE
+    from dlbook.book.plotting import PALETTE
 
     classes = positive_int("classes", classes)
     for index, (name, part) in enumerate(runs.groupby("method", sort=False)):
@@ -414,12 +415,12 @@ def convnet_base(model, last: str = "flatten"):
 
 def balanced_reviews(per_class: int, seed: int = 0) -> data.Dataset:
     """``per_class`` positive and ``per_class`` negative movie-review snippets
-    (:func:`dlbook.fetched.movie_review_snippets`) drawn at random with ``seed``: the
+    (:func:`dlbook.data.archives.movie_review_snippets`) drawn at random with ``seed``: the
     text task of docs/transfer.md, small enough to encode with MiniLM on a CPU."""
-    from dlbook import fetched
+    from dlbook.data import archives
 
     per_class = positive_int("per_class", per_class)
-    reviews = fetched.movie_review_snippets()
+    reviews = archives.movie_review_snippets()
     order = rng(seed).permutation(len(reviews))
     chosen = np.concatenate([order[reviews.y[order] == c][:per_class] for c in (0, 1)])
     if len(chosen) != 2 * per_class:

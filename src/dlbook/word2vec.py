@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
 from dlbook.word_vectors import WordVectors
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _top1_right(vectors: np.ndarray, ids: np.ndarray, batch: int = 512) -> np.nd
 
 def plot_map(space: WordVectors, words, ax=None, title: str = ""):
     """The ``words`` placed by the first two principal components of their vectors."""
-    from dlbook import plotting
+    from dlbook.book import plotting
 
     missing = [w for w in words if w not in space.index]
     if missing:

@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from dlbook.repro import rng
-from dlbook.validate import positive_int, split_fractions
+from dlbook.base.seeding import rng
+from dlbook.base.validate import positive_int, split_fractions
 
 
 class MissingDependencyError(ImportError):

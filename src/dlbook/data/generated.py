@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlbook.base.seeding import rng
+from dlbook.base.validate import positive_int
 from dlbook.data import Dataset
-from dlbook.repro import rng
-from dlbook.validate import positive_int
 
 
 def _balanced_labels(n: int, n_classes: int, generator) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Offline English text for learning word embeddings, and the analogy test set.
 
 Both come from the test data inside gensim's wheel (fetched by hash, never installed;
-see :mod:`dlbook.fetched`): a shortened dump of 206 English Wikipedia pages (the
+see :mod:`dlbook.data.archives`): a shortened dump of 206 English Wikipedia pages (the
 first articles alphabetically: Anarchism, Afghanistan, Algeria, Alabama, ...), the
 Lee news corpus (300 Australian news articles) and ``questions-words.txt``, the
 19,544 analogy questions of Mikolov et al. (2013). Used on the text-encoding page.
@@ -14,7 +14,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from dlbook import fetched
+from dlbook.data import archives
 
 TEST_DATA = "gensim/test/test_data/"
 WIKIPEDIA = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -22,7 +22,7 @@ WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def _read(name: str) -> bytes:
-    return fetched.read_member(fetched.archive_path(fetched.GENSIM), TEST_DATA + name)
+    return archives.read_member(archives.archive_path(archives.GENSIM), TEST_DATA + name)
 
 
 def tokenize(text: str) -> list[str]:

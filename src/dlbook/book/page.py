@@ -10,8 +10,8 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from dlbook.plotting import use_book_style
-from dlbook.repro import DEFAULT_SEED, seed_everything
+from dlbook.base.seeding import DEFAULT_SEED, seed_everything
+from dlbook.book.plotting import use_book_style
 
 
 def glue(name: str, value, display: bool = False) -> None:

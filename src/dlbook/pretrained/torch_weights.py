@@ -11,7 +11,7 @@ with NumPy. Both the zip format (PyTorch 1.6 and later: ``<name>/data.pkl`` plus
 ``<name>/data/<key>`` file per storage) and the older "legacy" format (pickles followed
 by the storages, used by the EfficientNet-Lite0 checkpoint) are read.
 
-Used on the transfer page, through :mod:`dlbook.efficientnet_lite`.
+Used on the transfer page, through :mod:`dlbook.pretrained.efficientnet_lite`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dlbook import fetched
+from dlbook.data import archives
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy-format file
 LEGACY_PROTOCOL = 1001
@@ -142,7 +142,7 @@ def load_state_dict(data: bytes, sha256: str | None = None) -> dict[str, np.ndar
         raise TypeError(f"data must be the bytes of a .pth file, got {type(data).__name__}")
     data = bytes(data)
     if sha256 is not None:
-        fetched.verify_sha256(data, sha256, "the .pth file")
+        archives.verify_sha256(data, sha256, "the .pth file")
     buffer = io.BytesIO(data)
     if data[:4] == b"PK\x03\x04":  # how torch itself tells the zip format
         result, storages = _load_zip(buffer)

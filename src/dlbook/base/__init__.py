@@ -1,0 +1,1 @@
+"""What every module stands on: argument checks and seeding."""

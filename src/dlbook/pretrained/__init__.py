@@ -1,0 +1,1 @@
+"""Pretrained-weight ports and the file readers they need (no torch, no download)."""
