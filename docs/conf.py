@@ -27,7 +27,13 @@ nitpicky = True
 suppress_warnings = []
 
 # --- MyST and execution --------------------------------------------------------
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "attrs_inline"]
+myst_enable_extensions = [
+    "dollarmath",
+    "amsmath",
+    "colon_fence",
+    "deflist",
+    "attrs_inline",
+]
 myst_heading_anchors = 3
 nb_execution_mode = "cache"
 # The site's build folder; `nox -s tests` builds into its own (DLBOOK_BUILD_DIR) so that

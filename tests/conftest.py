@@ -32,7 +32,9 @@ def split_glue(outputs):
             kept.append(output)
             continue
         prefix = scrapbook.get("mime_prefix", "")
-        glued[scrapbook["name"]] = {k[len(prefix) :]: v for k, v in output["data"].items()}
+        glued[scrapbook["name"]] = {
+            k[len(prefix) :]: v for k, v in output["data"].items()
+        }
         if not prefix:
             kept.append(output)
     return kept, glued
@@ -56,7 +58,9 @@ def _install_glue_comparison() -> None:
             expected = reference.get(key, {}).get("data", {}).get("text/plain")
             got = data.get("text/plain")
             if expected is None:
-                self.comparison_traceback.append(f"glue key {key!r} is not in {glue_file.name}")
+                self.comparison_traceback.append(
+                    f"glue key {key!r} is not in {glue_file.name}"
+                )
                 same = False
             elif self.sanitize(expected) != self.sanitize(got):
                 self.comparison_traceback.append(

@@ -24,7 +24,9 @@ def _tar_bytes(files: dict[str, bytes]) -> bytes:
 
 @pytest.fixture
 def fake_archive(tmp_path):
-    inner = _tar_bytes({"inner/ratings.txt": b"1\t2.5\tGreat fun.\r\n2\t-1.0\tDull.\r\n"})
+    inner = _tar_bytes(
+        {"inner/ratings.txt": b"1\t2.5\tGreat fun.\r\n2\t-1.0\tDull.\r\n"}
+    )
     outer = _tar_bytes({"pkg-1.0/data/inner.tar.gz": inner})
     path = tmp_path / "pkg-1.0.tar.gz"
     path.write_bytes(outer)
@@ -84,7 +86,9 @@ def test_members_of_a_wheel_inside_a_tarball_are_read(tmp_path):
     outer = _tar_bytes({"bundle/pkg-1.0-py3-none-any.whl": wheel.getvalue()})
     path = tmp_path / "bundle.tar.gz"
     path.write_bytes(outer)
-    data = archives.read_member(path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/data/words.txt")
+    data = archives.read_member(
+        path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/data/words.txt"
+    )
     assert data == b"alpha beta"
     with pytest.raises(ValueError, match="'pkg/none' is not in the archive"):
         archives.read_member(path, "bundle/pkg-1.0-py3-none-any.whl", "pkg/none")
@@ -95,15 +99,22 @@ def test_the_fetch_command_named_is_the_one_for_the_listing_file(tmp_path):
         archives.archive_path(archives.GENSIM, tmp_path)
 
 
-ARCHIVES = [archives.VADER, archives.MINILM, archives.EFFICIENTNET_LITE0, archives.TIMM,
-            archives.GENSIM]  # fmt: skip
+ARCHIVES = [
+    archives.VADER,
+    archives.MINILM,
+    archives.EFFICIENTNET_LITE0,
+    archives.TIMM,
+    archives.GENSIM,
+]
 
 
 @pytest.mark.parametrize("archive", ARCHIVES, ids=lambda a: a.filename.split("-")[0])
 def test_every_archive_is_pinned_with_the_same_hash_in_its_requirements_file(archive):
     listing = (ROOT / archive.listed_in).read_text()
     project = archive.filename.split("-")[0].replace("_", "-").lower()
-    lines = [line for line in listing.splitlines() if line.lower().startswith(project + "==")]
+    lines = [
+        line for line in listing.splitlines() if line.lower().startswith(project + "==")
+    ]
     assert len(lines) == 1, f"{project} should be listed once in {archive.listed_in}"
     assert lines[0].endswith(f"--hash=sha256:{archive.sha256}")
     assert archive.listed_in in archives.FETCH_COMMANDS

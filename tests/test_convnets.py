@@ -6,9 +6,14 @@ from dlbook import convnets
 
 @pytest.mark.parametrize(
     ("size", "kernel", "stride", "padding", "expected"),
-    [(28, 3, 1, "valid", 26), (28, 3, 2, "valid", 13), (28, 5, 2, "same", 14),
-     (7, 7, 1, "valid", 1), (5, 3, 3, "same", 2)],
-)  # fmt: skip
+    [
+        (28, 3, 1, "valid", 26),
+        (28, 3, 2, "valid", 13),
+        (28, 5, 2, "same", 14),
+        (7, 7, 1, "valid", 1),
+        (5, 3, 3, "same", 2),
+    ],
+)
 def test_conv_output_size_matches_keras(size, kernel, stride, padding, expected):
     assert convnets.conv_output_size(size, kernel, stride, padding) == expected
     assert convnets.keras_output_size(size, kernel, stride, padding) == expected
@@ -16,9 +21,14 @@ def test_conv_output_size_matches_keras(size, kernel, stride, padding, expected)
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"size": 0}, "size"), ({"kernel": 2.0}, "kernel"), ({"stride": -1}, "stride"),
-     ({"padding": "full"}, "padding"), ({"kernel": 9}, "must not exceed")],
-)  # fmt: skip
+    [
+        ({"size": 0}, "size"),
+        ({"kernel": 2.0}, "kernel"),
+        ({"stride": -1}, "stride"),
+        ({"padding": "full"}, "padding"),
+        ({"kernel": 9}, "must not exceed"),
+    ],
+)
 def test_conv_output_size_rejects_bad_arguments(kwargs, match):
     args = {"size": 8, "kernel": 3, "stride": 1, "padding": "valid", **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -34,7 +44,9 @@ def test_cross_correlate_matches_a_keras_conv2d():
     layer.build((None, 6, 7, 1))
     layer.set_weights([kernel[:, :, None, None]])
     theirs = np.asarray(layer(image[None, :, :, None].astype("float32")))[0, :, :, 0]
-    np.testing.assert_allclose(convnets.cross_correlate(image, kernel), theirs, rtol=1e-5)
+    np.testing.assert_allclose(
+        convnets.cross_correlate(image, kernel), theirs, rtol=1e-5
+    )
 
 
 def test_cross_correlate_rejects_non_2d():
@@ -76,18 +88,22 @@ def _corner_model():
     """A model whose answer depends only on the top-left 8x8 corner of the image."""
     import keras
 
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Cropping2D(((0, 20), (0, 20))),
-        keras.layers.Conv2D(2, 3, name="conv"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(2, activation="softmax"),
-    ])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Cropping2D(((0, 20), (0, 20))),
+            keras.layers.Conv2D(2, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     return model
 
 
 def test_occlusion_map_marks_exactly_the_part_the_model_reads():
-    heat = convnets.occlusion_map(_corner_model(), np.ones((28, 28, 1), np.float32), 0, 6, 2)
+    heat = convnets.occlusion_map(
+        _corner_model(), np.ones((28, 28, 1), np.float32), 0, 6, 2
+    )
     assert heat.shape == (12, 12)
     outside = np.ones_like(heat, dtype=bool)
     outside[:4, :4] = False
@@ -102,8 +118,10 @@ def test_grad_cam_and_activations_shapes():
     assert cam.shape == (28, 28) and cam.min() >= 0 and cam.max() <= 1 + 1e-6
     maps = convnets.conv_activations(model, image)
     assert {k: v.shape for k, v in maps.items()} == {
-        "conv1": (26, 26, 32), "conv2": (11, 11, 64), "conv3": (3, 3, 128)
-    }  # fmt: skip
+        "conv1": (26, 26, 32),
+        "conv2": (11, 11, 64),
+        "conv3": (3, 3, 128),
+    }
     with pytest.raises(ValueError, match="layer must be one of"):
         convnets.grad_cam(model, image, 0, layer="conv9")
 

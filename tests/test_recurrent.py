@@ -13,7 +13,11 @@ def test_param_formula_matches_keras(cell, units, input_dim):
 
 @pytest.mark.parametrize(
     ("args", "match"),
-    [(("RNN", 4, 1), "cell must be"), (("LSTM", 0, 1), "units"), (("GRU", 4, 1.5), "input_dim")],
+    [
+        (("RNN", 4, 1), "cell must be"),
+        (("LSTM", 0, 1), "units"),
+        (("GRU", 4, 1.5), "input_dim"),
+    ],
 )
 def test_param_formula_rejects_bad_arguments(args, match):
     with pytest.raises(ValueError, match=match):
@@ -30,10 +34,14 @@ def test_adding_problem_target_is_the_sum_of_the_two_marked_values():
     np.testing.assert_allclose((x[:, :, 0] * markers).sum(axis=1), y, rtol=1e-6)
     # always answering 1 scores about the documented baseline
     assert abs(np.mean((y - 1) ** 2) - recurrent.ADDING_BASELINE_MSE) < 0.05
-    np.testing.assert_array_equal(recurrent.adding_problem(200, 30, seed=2)[1], y)  # seeded
+    np.testing.assert_array_equal(
+        recurrent.adding_problem(200, 30, seed=2)[1], y
+    )  # seeded
 
 
-@pytest.mark.parametrize(("n", "length", "match"), [(0, 10, "n must"), (5, 1, "at least 2")])
+@pytest.mark.parametrize(
+    ("n", "length", "match"), [(0, 10, "n must"), (5, 1, "at least 2")]
+)
 def test_adding_problem_rejects_bad_arguments(n, length, match):
     with pytest.raises(ValueError, match=match):
         recurrent.adding_problem(n, length)
@@ -43,12 +51,14 @@ def test_gradient_norms_see_only_the_steps_the_model_uses():
     import keras
 
     # a model that reads only the last time step: earlier steps get zero gradient
-    model = keras.Sequential([
-        keras.Input((6, 2)),
-        keras.layers.Cropping1D((5, 0)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(1),
-    ])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((6, 2)),
+            keras.layers.Cropping1D((5, 0)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ]
+    )
     x = np.random.default_rng(0).random((4, 6, 2)).astype("float32")
     norms = recurrent.input_gradient_norms(model, x, np.ones((4, 1), "float32"), "mse")
     assert norms.shape == (6,)
@@ -60,13 +70,17 @@ def test_windows_never_include_their_target():
     w = forecasting.windows(series, lookback=4, horizon=2)
     assert w.x.shape == (15, 4, 1)
     for x, y, t in zip(w.x, w.y, w.target_index, strict=True):
-        assert y == series[t] and x[-1, 0] == series[t - 2]  # the last input is 2 steps back
+        assert (
+            y == series[t] and x[-1, 0] == series[t - 2]
+        )  # the last input is 2 steps back
         assert x.max() < y  # on a rising series, every input is strictly in the past
 
 
 def test_split_by_time_keeps_order_and_does_not_shuffle():
     series = np.arange(100, dtype=np.float32)
-    train, val, test = forecasting.split_by_time(forecasting.windows(series, 5), len(series))
+    train, val, test = forecasting.split_by_time(
+        forecasting.windows(series, 5), len(series)
+    )
     assert train.target_index.max() < val.target_index.min()
     assert val.target_index.max() < test.target_index.min()
     assert np.all(np.diff(train.target_index) == 1)
@@ -81,7 +95,11 @@ def test_naive_forecast_is_the_last_value():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"lookback": 0}, "lookback"), ({"horizon": -1}, "horizon"), ({"lookback": 30}, "longer")],
+    [
+        ({"lookback": 0}, "lookback"),
+        ({"horizon": -1}, "horizon"),
+        ({"lookback": 30}, "longer"),
+    ],
 )
 def test_windows_reject_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -93,15 +111,25 @@ def test_forecaster_kinds_and_relative_inputs_beat_absolute_on_a_trend():
         forecasting.forecaster("transformer", 8)
     t = np.arange(400, dtype=np.float32)
     series = 0.05 * t + np.sin(t / 3)  # trend + cycle: test levels above training ones
-    train, val, test = forecasting.split_by_time(forecasting.windows(series, 8), len(series))
-    relative = forecasting.fit_forecaster("dense", train, val, test, relative=True, epochs=15)
-    absolute = forecasting.fit_forecaster("dense", train, val, test, relative=False, epochs=15)
+    train, val, test = forecasting.split_by_time(
+        forecasting.windows(series, 8), len(series)
+    )
+    relative = forecasting.fit_forecaster(
+        "dense", train, val, test, relative=True, epochs=15
+    )
+    absolute = forecasting.fit_forecaster(
+        "dense", train, val, test, relative=False, epochs=15
+    )
     assert relative.test_mae < absolute.test_mae
 
 
 def test_memory_experiment_table_models_and_figures():
-    result = recurrent.memory_experiment([4, 6], n_train=32, n_test=16, units=4, epochs=1)
-    assert list(result.mse.columns) == list(recurrent.CELLS) and list(result.mse.index) == [4, 6]
+    result = recurrent.memory_experiment(
+        [4, 6], n_train=32, n_test=16, units=4, epochs=1
+    )
+    assert list(result.mse.columns) == list(recurrent.CELLS) and list(
+        result.mse.index
+    ) == [4, 6]
     assert (result.mse > 0).all().all()
     assert set(result.models) == {(c, n) for c in recurrent.CELLS for n in (4, 6)}
     x, y = recurrent.adding_problem(8, 6, seed=3)
@@ -115,9 +143,15 @@ def test_memory_experiment_table_models_and_figures():
 def test_early_to_last_ratio_and_its_wording():
     import pandas as pd
 
-    profile = pd.DataFrame({"flat": [1.0] * 20, "fading": [1e-9] * 2 + [1.0] * 17 + [2.0]})
+    profile = pd.DataFrame(
+        {"flat": [1.0] * 20, "fading": [1e-9] * 2 + [1.0] * 17 + [2.0]}
+    )
     ratio = recurrent.early_to_last(profile)
     assert ratio["flat"] == 1.0 and ratio["fading"] == 5e-10
-    assert [recurrent.as_power(r) for r in (0.0, 5e-10, 0.688)] == ["0", "5e-10", "0.69"]
+    assert [recurrent.as_power(r) for r in (0.0, 5e-10, 0.688)] == [
+        "0",
+        "5e-10",
+        "0.69",
+    ]
     with pytest.raises(ValueError, match="share"):
         recurrent.early_to_last(profile, share=1.5)

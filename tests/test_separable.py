@@ -35,11 +35,16 @@ def test_layer_costs_agree_with_keras_on_the_book_network():
 
 @pytest.mark.parametrize(
     ("call", "name"),
-    [(lambda: separable.conv2d_params(0, 3, 3), "kernel"),
-     (lambda: separable.separable_params(3, 3, 3, depth_multiplier=0), "depth_multiplier"),
-     (lambda: separable.conv2d_mult_adds(-1, 5, 3, 3, 3), "out_h"),
-     (lambda: separable.median_latency(None, np.zeros(1), repeats=0), "repeats")],
-)  # fmt: skip
+    [
+        (lambda: separable.conv2d_params(0, 3, 3), "kernel"),
+        (
+            lambda: separable.separable_params(3, 3, 3, depth_multiplier=0),
+            "depth_multiplier",
+        ),
+        (lambda: separable.conv2d_mult_adds(-1, 5, 3, 3, 3), "out_h"),
+        (lambda: separable.median_latency(None, np.zeros(1), repeats=0), "repeats"),
+    ],
+)
 def test_bad_arguments_are_named(call, name):
     with pytest.raises(ValueError, match=name):
         call()
@@ -49,5 +54,7 @@ def test_median_latency_is_positive_and_sweep_has_numbers():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     assert separable.median_latency(model, np.zeros((3, 4), np.float32), repeats=3) > 0
     sweep = separable.layer_speed_sweep(channels=(4,), size=8, batch=2, repeats=2)
-    assert sweep.loc[0, "mult-add ratio"] == round(144 / 52, 1)  # 3*3*4*4 / (3*3*4 + 4*4)
+    assert sweep.loc[0, "mult-add ratio"] == round(
+        144 / 52, 1
+    )  # 3*3*4*4 / (3*3*4 + 4*4)
     assert len(sweep.attrs["speedups"]) == 1 and sweep.attrs["speedups"][0] > 0

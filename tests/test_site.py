@@ -33,7 +33,9 @@ def _pages(site):
 
 
 def test_no_page_requests_another_host(site):
-    remote = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""", re.I)
+    remote = re.compile(
+        r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""", re.I
+    )
     for page in _pages(site):
         hits = remote.findall(page.read_text(encoding="utf-8"))
         assert not hits, f"{page.name} loads something from another host: {hits[:3]}"
@@ -43,8 +45,12 @@ def test_math_is_served_locally(site):
     memo = (site / "memo.html").read_text(encoding="utf-8")
     assert re.search(r'src="_static/mathjax/tex-chtml\.js', memo)
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
-    assert any((site / "_static" / "mathjax").rglob("*.woff")), "MathJax fonts are local too"
-    assert r"\frac" in memo, "the memo page's formulas reach the HTML as TeX for MathJax"
+    assert any((site / "_static" / "mathjax").rglob("*.woff")), (
+        "MathJax fonts are local too"
+    )
+    assert r"\frac" in memo, (
+        "the memo page's formulas reach the HTML as TeX for MathJax"
+    )
 
 
 def test_favicon_is_shipped(site):
@@ -65,8 +71,12 @@ def test_every_page_was_executed_with_outputs():
     if not notebooks:
         pytest.skip("no executed notebooks: build the site first")
     for path in notebooks:
-        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
-        assert any(c["outputs"] for c in cells), f"{path.name} has no outputs to compare"
+        cells = [
+            c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
+        ]
+        assert any(c["outputs"] for c in cells), (
+            f"{path.name} has no outputs to compare"
+        )
         assert path.with_suffix(".glue.json").exists(), f"{path.name} glues nothing"
 
 
@@ -91,8 +101,14 @@ def test_every_page_has_the_template_header():
         text = page.read_text(encoding="utf-8")
         if "{code-cell}" not in text:
             continue
-        for needle in ("You will learn", "**Data**", "{glue:text}`runtime`", "{glue:text}`seed`",
-                       "start_page()", "page.finish()"):  # fmt: skip
+        for needle in (
+            "You will learn",
+            "**Data**",
+            "{glue:text}`runtime`",
+            "{glue:text}`seed`",
+            "start_page()",
+            "page.finish()",
+        ):
             assert needle in text, f"{page.name} lacks the template's {needle!r}"
 
 
@@ -110,6 +126,8 @@ def test_references_keep_every_link_of_the_notes():
     links = re.findall(r"https?://[^\s)]+|\./img/[^\s)]+", NOTES.read_text())
     references = (ROOT / "docs" / "references.md").read_text()
     missing = [
-        link.removeprefix("./") for link in links if link.removeprefix("./") not in references
+        link.removeprefix("./")
+        for link in links
+        if link.removeprefix("./") not in references
     ]
     assert not missing, f"links of the notes missing from references.md: {missing}"

@@ -35,7 +35,10 @@ def test_code_cells_are_found_with_their_options_removed():
         import not_a_cell
         ```
         """)
-    assert sphinx_cache.code_cells(page) == ["import dlbook.data", "from dlbook import plotting"]
+    assert sphinx_cache.code_cells(page) == [
+        "import dlbook.data",
+        "from dlbook import plotting",
+    ]
 
 
 def test_imported_names_resolve_relative_imports():
@@ -51,7 +54,9 @@ def _write_package(root: Path) -> None:
     (package / "__init__.py").write_text('"""Fixture package."""\n')
     (package / "helper.py").write_text("FACTOR = 2\n")
     (package / "a.py").write_text("VALUE = 'a1'\n")
-    (package / "b.py").write_text("from . import helper\n\nVALUE = helper.FACTOR * 21\n")
+    (package / "b.py").write_text(
+        "from . import helper\n\nVALUE = helper.FACTOR * 21\n"
+    )
 
 
 def test_closure_follows_in_package_imports(tmp_path):
@@ -62,7 +67,10 @@ def test_closure_follows_in_package_imports(tmp_path):
         "fixturepkg.b",
         "fixturepkg.helper",
     }
-    assert set(index.closure({"fixturepkg.a", "numpy"})) == {"fixturepkg", "fixturepkg.a"}
+    assert set(index.closure({"fixturepkg.a", "numpy"})) == {
+        "fixturepkg",
+        "fixturepkg.a",
+    }
 
 
 def test_page_key_changes_with_imported_code_only(tmp_path):
@@ -92,14 +100,29 @@ class FixtureSite:
         """Build the site; return the pages that executed."""
         self.log.write_text("")
         env = {
-            **os.environ, "PYTHONPATH": str(self.packages), "EXECUTION_LOG": str(self.log),
+            **os.environ,
+            "PYTHONPATH": str(self.packages),
+            "EXECUTION_LOG": str(self.log),
             **extra_env,
-        }  # fmt: skip
+        }
         done = subprocess.run(
-            [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", *options,
-             str(self.src), str(self.src / "_build" / "html")],
-            env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "sphinx",
+                "-W",
+                "-q",
+                "-b",
+                "html",
+                *options,
+                str(self.src),
+                str(self.src / "_build" / "html"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return set(self.log.read_text().split())
 
@@ -113,10 +136,18 @@ def test_cache_reexecutes_exactly_the_pages_whose_code_changed(tmp_path):
     everything = {"page_a", "page_b", "page_plain"}
     assert site.build() == everything, "cold build executes every page with code"
     assert site.build() == set(), "an unchanged rebuild executes nothing"
-    assert site.build("-E") == set(), "a fresh environment reads every page from the cache"
-    for page in everything:  # and the notebooks nbval compares against still hold outputs
-        cells = json.loads((site.src / "_build" / "jupyter_execute" / f"{page}.ipynb").read_text())
-        assert any(c.get("outputs") for c in cells["cells"] if c["cell_type"] == "code"), page
+    assert site.build("-E") == set(), (
+        "a fresh environment reads every page from the cache"
+    )
+    for (
+        page
+    ) in everything:  # and the notebooks nbval compares against still hold outputs
+        cells = json.loads(
+            (site.src / "_build" / "jupyter_execute" / f"{page}.ipynb").read_text()
+        )
+        assert any(
+            c.get("outputs") for c in cells["cells"] if c["cell_type"] == "code"
+        ), page
 
     site.edit("helper.py", "FACTOR = 3\n")  # imported by b only, indirectly
     assert site.build() == {"page_b"}
@@ -127,7 +158,9 @@ def test_cache_reexecutes_exactly_the_pages_whose_code_changed(tmp_path):
     # A new or upgraded installed distribution re-executes every page with code.
     dist = site.packages / "fakedep-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakedep\nVersion: 1.0\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fakedep\nVersion: 1.0\n"
+    )
     assert site.build() == everything
     dist.rename(site.packages / "fakedep-1.1.dist-info")
     (site.packages / "fakedep-1.1.dist-info" / "METADATA").write_text(
@@ -147,5 +180,8 @@ def test_pasted_from_finds_the_pages_a_page_pastes_values_from():
         "Best: {glue:text}`forecasting.md::best:s`, gap {glue:}`../a/b.ipynb::gap` and "
         "{glue:text}`local_key` and {glue:text}`local:.2f`."
     )
-    assert sphinx_cache.pasted_from(source, "chapter/page") == {"chapter/forecasting", "a/b"}
+    assert sphinx_cache.pasted_from(source, "chapter/page") == {
+        "chapter/forecasting",
+        "a/b",
+    }
     assert sphinx_cache.pasted_from("no glue here", "page") == set()

@@ -8,7 +8,9 @@ from dlbook.data import MissingDependencyError
 
 
 def tiny_convnet(seed):
-    return convnets.mnist_convnet(input_shape=(18, 18, 1), classes=2, filters=(2, 2, 2), seed=seed)
+    return convnets.mnist_convnet(
+        input_shape=(18, 18, 1), classes=2, filters=(2, 2, 2), seed=seed
+    )
 
 
 # --- data --------------------------------------------------------------------------------
@@ -46,7 +48,9 @@ def test_few_label_split_is_balanced_disjoint_nested_and_seeded():
     np.testing.assert_array_equal(again[0], train)
     other = transfer.few_label_split(labels, 10, 5, seed=4)
     assert set(other[0]) != set(train)
-    with pytest.raises(ValueError, match="per_class \\+ test_per_class must be at most 20"):
+    with pytest.raises(
+        ValueError, match="per_class \\+ test_per_class must be at most 20"
+    ):
         transfer.few_label_split(labels, 16, 5, seed=0)
     with pytest.raises(ValueError, match="per_class must be a positive int"):
         transfer.few_label_split(labels, 0, 5, seed=0)
@@ -79,8 +83,12 @@ def test_split_at_block_composes_to_the_model():
     x = np.random.default_rng(0).normal(size=(5, 8, 8, 3)).astype("float32")
     for block in ("block1a", "block2a"):
         bottom, top = transfer.split_at_block(model, block)
-        np.testing.assert_allclose(convnets.predict(top, convnets.predict(bottom, x)),
-                                   convnets.predict(model, x), rtol=1e-6, atol=1e-6)  # fmt: skip
+        np.testing.assert_allclose(
+            convnets.predict(top, convnets.predict(bottom, x)),
+            convnets.predict(model, x),
+            rtol=1e-6,
+            atol=1e-6,
+        )
     bottom, top = transfer.split_at_block(model, "block2a")
     assert bottom.output.shape[1:] == (8, 8, 4)
     assert model.get_layer("block2a_conv") in top.layers  # shared, not copied
@@ -95,7 +103,9 @@ def test_predict_batches_like_one_call():
     model = _blocks_model()
     x = np.random.default_rng(1).normal(size=(7, 8, 8, 3)).astype("float32")
     whole = np.asarray(model(x, training=False))
-    np.testing.assert_allclose(convnets.predict(model, x, batch_size=3), whole, atol=1e-6)
+    np.testing.assert_allclose(
+        convnets.predict(model, x, batch_size=3), whole, atol=1e-6
+    )
     with pytest.raises(ValueError, match="x must hold at least one example"):
         convnets.predict(model, x[:0])
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
@@ -160,7 +170,9 @@ def test_fit_steps_takes_exactly_the_steps():
     with pytest.raises(ValueError, match="x and y must be non-empty and of one length"):
         transfer.fit_steps(head, x, y[:3], steps=1)
     with pytest.raises(ValueError, match="keep_optimizer=True needs a model"):
-        transfer.fit_steps(transfer.softmax_head(5, 2), x, y, steps=1, keep_optimizer=True)
+        transfer.fit_steps(
+            transfer.softmax_head(5, 2), x, y, steps=1, keep_optimizer=True
+        )
 
 
 def test_reinitialised_model_trains_like_a_fresh_one():
@@ -173,12 +185,16 @@ def test_reinitialised_model_trains_like_a_fresh_one():
     def tiny(seed):
         keras.utils.set_random_seed(seed)
         stack = [layers.Dense(4, activation="relu"), layers.Dropout(0.5)]
-        return keras.Sequential([keras.Input((5,)), *stack, layers.Dense(2, activation="softmax")])
+        return keras.Sequential(
+            [keras.Input((5,)), *stack, layers.Dense(2, activation="softmax")]
+        )
 
     fresh = transfer.fit_steps(tiny(7), x, y, steps=12, batch_size=8, seed=7)
     reused = transfer.fit_steps(tiny(1), x, y, steps=12, batch_size=8, seed=1)
     transfer.reinitialise(reused, tiny(7))
-    transfer.fit_steps(reused, x, y, steps=12, batch_size=8, seed=7, keep_optimizer=True)
+    transfer.fit_steps(
+        reused, x, y, steps=12, batch_size=8, seed=7, keep_optimizer=True
+    )
     for a, b in zip(fresh.get_weights(), reused.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="is not the architecture of model"):
@@ -200,14 +216,18 @@ def test_logistic_and_scratch_methods_and_learning_curve():
             batch_size=4,
         ),
     }
-    runs = transfer.learning_curve(methods, y, per_class_counts=(2, 5), seeds=(0, 1),
-                                   test_per_class=10)  # fmt: skip
+    runs = transfer.learning_curve(
+        methods, y, per_class_counts=(2, 5), seeds=(0, 1), test_per_class=10
+    )
     assert len(runs) == 2 * 2 * 2
     assert list(runs.columns) == ["method", "per_class", "seed", "accuracy"]
     assert runs["accuracy"].between(0, 1).all()
     assert runs.query("method == 'features'")["accuracy"].min() > 0.8
     table = transfer.curve_table(runs)
-    assert list(table.index) == [2, 5] and list(table.columns) == ["features", "scratch"]
+    assert list(table.index) == [2, 5] and list(table.columns) == [
+        "features",
+        "scratch",
+    ]
     with pytest.raises(ValueError, match="methods must name at least one method"):
         transfer.learning_curve({}, y, (2,), (0,), 10)
     with pytest.raises(ValueError, match="features and labels must have one length"):
@@ -228,17 +248,21 @@ def test_scratch_method_reuse_matches_a_new_method():
     reused = transfer.scratch_method(build, images, labels, steps=8, batch_size=4)
     reused(train, test, 3)  # compiles the one model
     second = reused(train, test, 5)  # re-initialised, not rebuilt
-    alone = transfer.scratch_method(build, images, labels, steps=8, batch_size=4)(train, test, 5)
+    alone = transfer.scratch_method(build, images, labels, steps=8, batch_size=4)(
+        train, test, 5
+    )
     assert second == alone
 
 
 def test_gain_is_paired_by_split():
-    runs = pd.DataFrame({
-        "method": ["a", "b"] * 4,
-        "per_class": [1, 1, 1, 1, 5, 5, 5, 5],
-        "seed": [0, 0, 1, 1, 0, 0, 1, 1],
-        "accuracy": [0.9, 0.6, 0.8, 0.7, 0.95, 0.9, 0.9, 0.9],
-    })  # fmt: skip
+    runs = pd.DataFrame(
+        {
+            "method": ["a", "b"] * 4,
+            "per_class": [1, 1, 1, 1, 5, 5, 5, 5],
+            "seed": [0, 0, 1, 1, 0, 0, 1, 1],
+            "accuracy": [0.9, 0.6, 0.8, 0.7, 0.95, 0.9, 0.9, 0.9],
+        }
+    )
     gain = transfer.gain(runs, "a", "b")
     assert gain.loc[1].tolist() == pytest.approx([0.2, 0.1, 0.3])
     assert gain.loc[5].tolist() == pytest.approx([0.025, 0.0, 0.05])
@@ -252,8 +276,14 @@ def test_plot_learning_curves():
     matplotlib.use("Agg")
     from dlbook.book.plotting import figure
 
-    runs = pd.DataFrame({"method": ["a", "a", "b", "b"], "per_class": [1, 2, 1, 2],
-                         "seed": [0, 0, 0, 0], "accuracy": [0.5, 0.7, 0.6, 0.8]})  # fmt: skip
+    runs = pd.DataFrame(
+        {
+            "method": ["a", "a", "b", "b"],
+            "per_class": [1, 2, 1, 2],
+            "seed": [0, 0, 0, 0],
+            "accuracy": [0.5, 0.7, 0.6, 0.8],
+        }
+    )
     _, axes = figure()
     ax = transfer.plot_learning_curves(axes[0, 0], runs, "title", classes=2)
     assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
@@ -278,7 +308,10 @@ def test_frozen_batchnorm_keeps_its_statistics_and_trainable_one_does_not():
     transfer.fit_steps(whole, x, y, steps=5, batch_size=4, learning_rate=1e-2, seed=0)
     assert transfer.largest_shift(before, transfer.batchnorm_state(model)) == 0.0
     transfer.unfreeze_batchnorm(model, "block2a")
-    assert model.get_layer("block2a_bn").trainable and not model.get_layer("block1a_bn").trainable
+    assert (
+        model.get_layer("block2a_bn").trainable
+        and not model.get_layer("block1a_bn").trainable
+    )
     transfer.fit_steps(whole, x, y, steps=5, batch_size=4, learning_rate=1e-2, seed=0)
     after = transfer.batchnorm_state(model)
     assert transfer.largest_shift(before, after) > 0.01
@@ -297,7 +330,10 @@ def test_digit_halves_and_convnet_base():
     assert source.train[0].shape[1:] == (28, 28, 1)
     assert set(np.unique(source.train[1])) == {0, 1, 2, 3, 4}
     assert set(np.unique(target.y)) == {5, 6, 7, 8, 9}
-    assert len(source.train[1]) + len(source.val[1]) + len(source.test[1]) + len(target) == 5000
+    assert (
+        len(source.train[1]) + len(source.val[1]) + len(source.test[1]) + len(target)
+        == 5000
+    )
     model = convnets.mnist_convnet(filters=(16, 32, 64), seed=0)
     base = transfer.convnet_base(model)
     assert base.output.shape[1:] == (3 * 3 * 64,)
@@ -307,7 +343,9 @@ def test_digit_halves_and_convnet_base():
 
 
 def test_the_book_convnet_fits_other_images_and_checks_its_arguments():
-    model = convnets.mnist_convnet(input_shape=(25, 25, 1), classes=2, filters=(16, 32, 64))
+    model = convnets.mnist_convnet(
+        input_shape=(25, 25, 1), classes=2, filters=(16, 32, 64)
+    )
     assert model(np.zeros((1, 25, 25, 1), "float32")).shape == (1, 2)
     with pytest.raises(ValueError, match="filters must give three layer widths"):
         convnets.mnist_convnet(input_shape=(25, 25, 1), classes=2, filters=(8, 8))

@@ -6,7 +6,9 @@ from dlbook.word_vectors import WordVectors, analogy_accuracy, plot_map
 
 # A hand-made space where king - man + woman lands exactly on queen.
 WORDS = ["man", "woman", "king", "queen", "apple"]
-MATRIX = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1], [0, 1, 1], [-1, -1, 0.1]], np.float32)
+MATRIX = np.array(
+    [[1, 0, 0], [0, 1, 0], [1, 0, 1], [0, 1, 1], [-1, -1, 0.1]], np.float32
+)
 
 
 def test_vectors_are_unit_length_and_neighbours_exclude_the_query():

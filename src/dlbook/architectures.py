@@ -19,7 +19,9 @@ def _classifier(name: str, input_shape, body, n_classes: int, dtype="float32"):
 
     n_classes = positive_int("n_classes", n_classes)
     out = keras.layers.Dense(n_classes, activation="softmax")
-    return keras.Sequential([keras.Input(input_shape, dtype=dtype), *body, out], name=name)
+    return keras.Sequential(
+        [keras.Input(input_shape, dtype=dtype), *body, out], name=name
+    )
 
 
 def waveform_conv1d(length: int, n_classes: int):
@@ -27,10 +29,13 @@ def waveform_conv1d(length: int, n_classes: int):
     from keras import layers
 
     body = [
-        layers.Conv1D(16, 9, strides=2, activation="relu"), layers.MaxPooling1D(4),
-        layers.Conv1D(32, 9, activation="relu"), layers.MaxPooling1D(4),
-        layers.Conv1D(32, 5, activation="relu"), layers.GlobalMaxPooling1D(),
-    ]  # fmt: skip
+        layers.Conv1D(16, 9, strides=2, activation="relu"),
+        layers.MaxPooling1D(4),
+        layers.Conv1D(32, 9, activation="relu"),
+        layers.MaxPooling1D(4),
+        layers.Conv1D(32, 5, activation="relu"),
+        layers.GlobalMaxPooling1D(),
+    ]
     return _classifier("waveform_conv1d", (length, 1), body, n_classes)
 
 
@@ -54,17 +59,20 @@ def symbol_model(kind: str, length: int, n_symbols: int, n_classes: int = 2):
         "GRU": lambda: [layers.Embedding(n_symbols, 8), layers.GRU(32)],
         "conv1d": lambda: [
             layers.Embedding(n_symbols, 8),
-            layers.Conv1D(32, 3, activation="relu"), layers.Conv1D(32, 3, activation="relu"),
+            layers.Conv1D(32, 3, activation="relu"),
+            layers.Conv1D(32, 3, activation="relu"),
             layers.GlobalMaxPooling1D(),
         ],
         "bag of symbols": lambda: [
             layers.CategoryEncoding(n_symbols, output_mode="count"),
             layers.Dense(32, activation="relu"),
         ],
-    }  # fmt: skip
+    }
     if kind not in bodies:
         raise ValueError(f"kind must be one of {list(bodies)}, got {kind!r}")
-    return _classifier(kind.replace(" ", "_"), (length,), bodies[kind](), n_classes, "int64")
+    return _classifier(
+        kind.replace(" ", "_"), (length,), bodies[kind](), n_classes, "int64"
+    )
 
 
 def frame_features():
@@ -75,12 +83,15 @@ def frame_features():
 
     return keras.Sequential(
         [
-            layers.Conv2D(8, 3, activation="relu"), layers.MaxPooling2D(2),
-            layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(2),
-            layers.Flatten(), layers.Dense(32, activation="relu"),
+            layers.Conv2D(8, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(16, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(32, activation="relu"),
         ],
         name="frame_features",
-    )  # fmt: skip
+    )
 
 
 def video_conv3d(frames: int, size: int, n_classes: int):
@@ -88,10 +99,13 @@ def video_conv3d(frames: int, size: int, n_classes: int):
     from keras import layers
 
     body = [
-        layers.Conv3D(8, 3, activation="relu"), layers.MaxPooling3D((1, 2, 2)),
-        layers.Conv3D(16, 3, activation="relu"), layers.MaxPooling3D((1, 2, 2)),
-        layers.Flatten(), layers.Dense(32, activation="relu"),
-    ]  # fmt: skip
+        layers.Conv3D(8, 3, activation="relu"),
+        layers.MaxPooling3D((1, 2, 2)),
+        layers.Conv3D(16, 3, activation="relu"),
+        layers.MaxPooling3D((1, 2, 2)),
+        layers.Flatten(),
+        layers.Dense(32, activation="relu"),
+    ]
     return _classifier("video_conv3d", (frames, size, size, 1), body, n_classes)
 
 
@@ -113,9 +127,11 @@ def volume_conv3d(size: int, n_classes: int):
     from keras import layers
 
     body = [
-        layers.Conv3D(8, 3, activation="relu"), layers.MaxPooling3D(2),
-        layers.Conv3D(16, 3, activation="relu"), layers.GlobalMaxPooling3D(),
-    ]  # fmt: skip
+        layers.Conv3D(8, 3, activation="relu"),
+        layers.MaxPooling3D(2),
+        layers.Conv3D(16, 3, activation="relu"),
+        layers.GlobalMaxPooling3D(),
+    ]
     return _classifier("volume_conv3d", (size, size, size, 1), body, n_classes)
 
 
@@ -124,9 +140,11 @@ def image_conv2d(size: int, n_classes: int):
     from keras import layers
 
     body = [
-        layers.Conv2D(16, 3, activation="relu", padding="same"), layers.MaxPooling2D(2),
-        layers.Conv2D(32, 3, activation="relu", padding="same"), layers.GlobalMaxPooling2D(),
-    ]  # fmt: skip
+        layers.Conv2D(16, 3, activation="relu", padding="same"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, activation="relu", padding="same"),
+        layers.GlobalMaxPooling2D(),
+    ]
     return _classifier("image_conv2d", (size, size, 1), body, n_classes)
 
 
@@ -141,8 +159,13 @@ class Run:
     chance: float
 
 
-def run(build, splits: data.Splits, epochs: int = 20, patience: int | None = 4,
-        seed: int = 0) -> Run:  # fmt: skip
+def run(
+    build,
+    splits: data.Splits,
+    epochs: int = 20,
+    patience: int | None = 4,
+    seed: int = 0,
+) -> Run:
     """Seed, build, train with early stopping on validation accuracy (none when
     ``patience`` is None), score on test. ``chance`` is the test share of the most
     frequent class."""
@@ -152,8 +175,13 @@ def run(build, splits: data.Splits, epochs: int = 20, patience: int | None = 4,
     model = build()
     trained = convnets.train_classifier(model, splits, epochs=epochs, patience=patience)
     chance = float(np.bincount(splits.test[1]).max() / len(splits.test[1]))
-    return Run(model.name, model.count_params(), trained.seconds_per_epoch,
-               trained.test_accuracy, chance)  # fmt: skip
+    return Run(
+        model.name,
+        model.count_params(),
+        trained.seconds_per_epoch,
+        trained.test_accuracy,
+        chance,
+    )
 
 
 def runs_table(runs: dict):
@@ -161,8 +189,12 @@ def runs_table(runs: dict):
     import pandas as pd
 
     rows = {
-        name: {"params": r.params, "time per epoch": f"{r.seconds_per_epoch:.2f} s",
-               "test accuracy": round(r.test_accuracy, 3), "chance": round(r.chance, 3)}
+        name: {
+            "params": r.params,
+            "time per epoch": f"{r.seconds_per_epoch:.2f} s",
+            "test accuracy": round(r.test_accuracy, 3),
+            "chance": round(r.chance, 3),
+        }
         for name, r in runs.items()
-    }  # fmt: skip
+    }
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -23,7 +23,9 @@ PADDINGS = ("valid", "same")
 # --- mechanics ---------------------------------------------------------------------
 
 
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding: str = "valid") -> int:
+def conv_output_size(
+    size: int, kernel: int, stride: int = 1, padding: str = "valid"
+) -> int:
     """Output length of a convolution or pooling window along one axis.
 
     ``valid``: the window stays inside the input, ``floor((size - kernel) / stride) + 1``.
@@ -36,11 +38,15 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: str = "va
     if padding == "same":
         return math.ceil(size / stride)
     if kernel > size:
-        raise ValueError(f"kernel ({kernel}) must not exceed size ({size}) with 'valid' padding")
+        raise ValueError(
+            f"kernel ({kernel}) must not exceed size ({size}) with 'valid' padding"
+        )
     return (size - kernel) // stride + 1
 
 
-def keras_output_size(size: int, kernel: int, stride: int = 1, padding: str = "valid") -> int:
+def keras_output_size(
+    size: int, kernel: int, stride: int = 1, padding: str = "valid"
+) -> int:
     """The same number as Keras reports it: run a ``Conv2D`` on a zero image."""
     import keras
 
@@ -48,7 +54,9 @@ def keras_output_size(size: int, kernel: int, stride: int = 1, padding: str = "v
     return int(layer(np.zeros((1, size, size, 1), np.float32)).shape[1])
 
 
-def output_size_table(size: int = 28, kernels=(3, 5), strides=(1, 2), paddings=PADDINGS):
+def output_size_table(
+    size: int = 28, kernels=(3, 5), strides=(1, 2), paddings=PADDINGS
+):
     """Output sizes for every kernel/stride/padding choice, by formula and by Keras."""
     import pandas as pd
 
@@ -58,26 +66,39 @@ def output_size_table(size: int = 28, kernels=(3, 5), strides=(1, 2), paddings=P
             for padding in paddings:
                 ours = conv_output_size(size, kernel, stride, padding)
                 theirs = keras_output_size(size, kernel, stride, padding)
-                rows.append({
-                    "input": size, "kernel": kernel, "stride": stride, "padding": padding,
-                    "dlbook": ours, "Keras Conv2D": theirs, "agree": ours == theirs,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "input": size,
+                        "kernel": kernel,
+                        "stride": stride,
+                        "padding": padding,
+                        "dlbook": ours,
+                        "Keras Conv2D": theirs,
+                        "agree": ours == theirs,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def cross_correlate(image: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray:
+def cross_correlate(
+    image: np.ndarray, kernel: np.ndarray, stride: int = 1
+) -> np.ndarray:
     """What a ``Conv2D`` layer computes on one channel: slide ``kernel`` over ``image``
     (no padding) and take the sum of products at each position."""
     image, kernel = np.asarray(image, float), np.asarray(kernel, float)
     if image.ndim != 2 or kernel.ndim != 2:
-        raise ValueError(f"image and kernel must be 2-D, got {image.shape} and {kernel.shape}")
+        raise ValueError(
+            f"image and kernel must be 2-D, got {image.shape} and {kernel.shape}"
+        )
     rows = conv_output_size(image.shape[0], kernel.shape[0], stride)
     cols = conv_output_size(image.shape[1], kernel.shape[1], stride)
     height, width = kernel.shape
     out = np.empty((rows, cols))
     for i in range(rows):
         for j in range(cols):
-            window = image[i * stride : i * stride + height, j * stride : j * stride + width]
+            window = image[
+                i * stride : i * stride + height, j * stride : j * stride + width
+            ]
             out[i, j] = np.sum(window * kernel)
     return out
 
@@ -91,12 +112,16 @@ def max_pool(image: np.ndarray, size: int = 2, stride: int | None = None) -> np.
     out = np.empty((rows, cols, *image.shape[2:]), image.dtype)
     for i in range(rows):
         for j in range(cols):
-            window = image[i * stride : i * stride + size, j * stride : j * stride + size]
+            window = image[
+                i * stride : i * stride + size, j * stride : j * stride + size
+            ]
             out[i, j] = window.max(axis=(0, 1))
     return out
 
 
-def draw_convolution_step(axes, image: np.ndarray, kernel: np.ndarray, step: int) -> None:
+def draw_convolution_step(
+    axes, image: np.ndarray, kernel: np.ndarray, step: int
+) -> None:
     """Draw input (window highlighted), kernel and the output filled up to ``step``."""
     from matplotlib.patches import Rectangle
 
@@ -117,8 +142,12 @@ def draw_convolution_step(axes, image: np.ndarray, kernel: np.ndarray, step: int
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
-    axes[0].add_patch(Rectangle((j - 0.5, i - 0.5), k, k, fill=False, lw=2.5, ec="#D55E00"))
-    axes[2].add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="#D55E00"))
+    axes[0].add_patch(
+        Rectangle((j - 0.5, i - 0.5), k, k, fill=False, lw=2.5, ec="#D55E00")
+    )
+    axes[2].add_patch(
+        Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="#D55E00")
+    )
     pairs = zip(image[i : i + k, j : j + k].ravel(), kernel.ravel(), strict=True)
     total = " + ".join(f"{a:g}·{b:g}" for a, b in pairs if a and b)
     axes[1].set_xlabel(f"output[{i}, {j}] = {output[i, j]:g}", fontsize=9)
@@ -186,7 +215,9 @@ def mnist_convnet(
 
     _reseed(seed)
     if downsampling not in ("maxpool", "strided"):
-        raise ValueError(f"downsampling must be 'maxpool' or 'strided', got {downsampling!r}")
+        raise ValueError(
+            f"downsampling must be 'maxpool' or 'strided', got {downsampling!r}"
+        )
     if conv not in ("conv", "separable"):
         raise ValueError(f"conv must be 'conv' or 'separable', got {conv!r}")
     if len(filters) != 3:
@@ -199,15 +230,26 @@ def mnist_convnet(
             stack.append(layers.MaxPooling2D(2, name=f"pool{index - 1}"))
             stack.append(later(width, 3, activation="relu", name=f"conv{index}"))
         else:
-            stack.append(later(width, 3, strides=2, activation="relu", name=f"conv{index}"))
+            stack.append(
+                later(width, 3, strides=2, activation="relu", name=f"conv{index}")
+            )
     augmentation = [
         layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="shift"),
         layers.RandomRotation(0.05, fill_mode="constant", name="rotate"),
     ]
     classes = positive_int("classes", classes)
-    head = [layers.Flatten(), layers.Dropout(0.5), layers.Dense(classes, activation="softmax")]
+    head = [
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(classes, activation="softmax"),
+    ]
     return keras.Sequential(
-        [keras.Input(tuple(input_shape)), *(augmentation if augment else []), *stack, *head],
+        [
+            keras.Input(tuple(input_shape)),
+            *(augmentation if augment else []),
+            *stack,
+            *head,
+        ],
         name=name or f"convnet_{downsampling}_{conv}",
     )
 
@@ -242,7 +284,11 @@ class Trained:
 
 
 def train_classifier(
-    model, splits: data.Splits, epochs: int, batch_size: int = 64, patience: int | None = None
+    model,
+    splits: data.Splits,
+    epochs: int,
+    batch_size: int = 64,
+    patience: int | None = None,
 ) -> Trained:
     """Train with Adam and sparse categorical crossentropy; evaluate on the test part.
 
@@ -285,7 +331,9 @@ def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     if len(x) == 0:
         raise ValueError("x must hold at least one example")
     batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
-    return np.concatenate([np.asarray(model(batch, training=False)) for batch in batches])
+    return np.concatenate(
+        [np.asarray(model(batch, training=False)) for batch in batches]
+    )
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
@@ -298,13 +346,23 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 def shift(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """Move images ``dx`` pixels right and ``dy`` down (negative: left/up), zero fill."""
     if images.ndim < 3:
-        raise ValueError(f"images must be (count, height, width[, channels]), got {images.shape}")
+        raise ValueError(
+            f"images must be (count, height, width[, channels]), got {images.shape}"
+        )
     height, width = images.shape[1:3]
     if abs(dx) >= width or abs(dy) >= height:
-        raise ValueError(f"shift ({dx}, {dy}) must be smaller than the image ({width}x{height})")
+        raise ValueError(
+            f"shift ({dx}, {dy}) must be smaller than the image ({width}x{height})"
+        )
     out = np.zeros_like(images)
-    src_y, dst_y = slice(max(-dy, 0), height - max(dy, 0)), slice(max(dy, 0), height - max(-dy, 0))
-    src_x, dst_x = slice(max(-dx, 0), width - max(dx, 0)), slice(max(dx, 0), width - max(-dx, 0))
+    src_y, dst_y = (
+        slice(max(-dy, 0), height - max(dy, 0)),
+        slice(max(dy, 0), height - max(-dy, 0)),
+    )
+    src_x, dst_x = (
+        slice(max(-dx, 0), width - max(dx, 0)),
+        slice(max(dx, 0), width - max(-dx, 0)),
+    )
     out[:, dst_y, dst_x] = images[:, src_y, src_x]
     return out
 
@@ -346,7 +404,9 @@ def receptive_field(model) -> dict[str, int]:
     """
     size, jump, fields = 1, 1, {}
     for layer in model.layers:
-        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        kernel = getattr(layer, "kernel_size", None) or getattr(
+            layer, "pool_size", None
+        )
         if kernel is None:
             continue
         size += (kernel[0] - 1) * jump
@@ -356,7 +416,9 @@ def receptive_field(model) -> dict[str, int]:
     return fields
 
 
-def linear_probe(model, splits: data.Splits, train_size: int = 2000) -> dict[str, float]:
+def linear_probe(
+    model, splits: data.Splits, train_size: int = 2000
+) -> dict[str, float]:
     """Test accuracy of a logistic regression on each conv layer's features, averaged
     over space: how directly a layer's features name the digit."""
     import keras
@@ -369,12 +431,16 @@ def linear_probe(model, splits: data.Splits, train_size: int = 2000) -> dict[str
         x_train, y_train = splits.train[0][:train_size], splits.train[1][:train_size]
         features = predict(pooled, x_train)
         probe = LogisticRegression(max_iter=2000).fit(features, y_train)
-        scores[name] = float(probe.score(predict(pooled, splits.test[0]), splits.test[1]))
+        scores[name] = float(
+            probe.score(predict(pooled, splits.test[0]), splits.test[1])
+        )
     return scores
 
 
 def conv_layer_names(model) -> list[str]:
-    return [layer.name for layer in model.layers if "conv" in type(layer).__name__.lower()]
+    return [
+        layer.name for layer in model.layers if "conv" in type(layer).__name__.lower()
+    ]
 
 
 def conv_activations(model, image: np.ndarray) -> dict[str, np.ndarray]:
@@ -384,11 +450,15 @@ def conv_activations(model, image: np.ndarray) -> dict[str, np.ndarray]:
     maps = {}
     for name in conv_layer_names(model):
         inputs, inner, _ = _trace(model, name)
-        maps[name] = np.asarray(keras.Model(inputs, inner)(image[None], training=False))[0]
+        maps[name] = np.asarray(
+            keras.Model(inputs, inner)(image[None], training=False)
+        )[0]
     return maps
 
 
-def filter_patterns(model, layer: str, filters, steps: int = 60, step_size: float = 0.05):
+def filter_patterns(
+    model, layer: str, filters, steps: int = 60, step_size: float = 0.05
+):
     """Inputs that excite each filter most, found by gradient ascent in input space.
 
     Starts from a flat grey image with a little noise and climbs the mean activation of
@@ -406,7 +476,9 @@ def filter_patterns(model, layer: str, filters, steps: int = 60, step_size: floa
         image = tf.Variable(0.5 + 0.01 * tf.random.normal(shape))
         for _ in range(steps):
             with tf.GradientTape() as tape:
-                activation = tf.reduce_mean(extractor(image, training=False)[..., index])
+                activation = tf.reduce_mean(
+                    extractor(image, training=False)[..., index]
+                )
             gradient = tape.gradient(activation, image)
             rms = tf.sqrt(tf.reduce_mean(tf.square(gradient))) + 1e-8
             image.assign(tf.clip_by_value(image + step_size * gradient / rms, 0.0, 1.0))
@@ -421,12 +493,19 @@ def responsive_filters(model, layer: str, count: int = 8) -> list[int]:
 
     inputs, inner, _ = _trace(model, layer)
     grey = np.full((1, *model.inputs[0].shape[1:]), 0.5, np.float32)
-    response = np.asarray(keras.Model(inputs, inner)(grey, training=False)).mean(axis=(0, 1, 2))
+    response = np.asarray(keras.Model(inputs, inner)(grey, training=False)).mean(
+        axis=(0, 1, 2)
+    )
     return [int(i) for i in np.flatnonzero(response > 0)[:count]]
 
 
 def occlusion_map(
-    model, image: np.ndarray, label: int, patch: int = 6, stride: int = 2, fill: float = 0.0
+    model,
+    image: np.ndarray,
+    label: int,
+    patch: int = 6,
+    stride: int = 2,
+    fill: float = 0.0,
 ) -> np.ndarray:
     """Probability of ``label`` as a ``patch`` x ``patch`` square of ``fill`` slides over
     the image: low values mark the parts the answer depends on (cs231n's heat-map)."""
@@ -435,7 +514,9 @@ def occlusion_map(
     cols = conv_output_size(width, patch, stride)
     occluded = np.repeat(image[None], rows * cols, axis=0)
     for n, (i, j) in enumerate(np.ndindex(rows, cols)):
-        occluded[n, i * stride : i * stride + patch, j * stride : j * stride + patch] = fill
+        occluded[
+            n, i * stride : i * stride + patch, j * stride : j * stride + patch
+        ] = fill
     return predict(model, occluded)[:, label].reshape(rows, cols)
 
 

@@ -17,8 +17,13 @@ from dlbook.base.validate import positive_int
 MODES = ("multi_hot", "count", "tf_idf", "int")
 
 
-def vectorizer(train_texts, mode: str = "multi_hot", max_tokens: int = 10_000,
-               ngrams: int | None = None, length: int | None = None):  # fmt: skip
+def vectorizer(
+    train_texts,
+    mode: str = "multi_hot",
+    max_tokens: int = 10_000,
+    ngrams: int | None = None,
+    length: int | None = None,
+):
     """A ``TextVectorization`` layer adapted to ``train_texts``.
 
     ``mode`` is a bag (``multi_hot``: which words occur; ``count``: how often;
@@ -35,9 +40,11 @@ def vectorizer(train_texts, mode: str = "multi_hot", max_tokens: int = 10_000,
     if mode != "int" and length is not None:
         raise ValueError(f"length applies to mode='int' only, got mode={mode!r}")
     layer = keras.layers.TextVectorization(
-        max_tokens=positive_int("max_tokens", max_tokens), output_mode=mode,
-        ngrams=ngrams, output_sequence_length=length,
-    )  # fmt: skip
+        max_tokens=positive_int("max_tokens", max_tokens),
+        output_mode=mode,
+        ngrams=ngrams,
+        output_sequence_length=length,
+    )
     layer.adapt(tf.constant(list(train_texts)))
     return layer
 
@@ -68,7 +75,9 @@ def one_hot_characters(text: str, alphabet: str) -> np.ndarray:
     """One row per character, one column per ``alphabet`` entry plus a last column for
     characters outside it."""
     if not alphabet or len(set(alphabet)) != len(alphabet):
-        raise ValueError(f"alphabet must be non-empty without repeats, got {alphabet!r}")
+        raise ValueError(
+            f"alphabet must be non-empty without repeats, got {alphabet!r}"
+        )
     column = {c: i for i, c in enumerate(alphabet)}
     rows = np.zeros((len(text), len(alphabet) + 1), np.float32)
     rows[np.arange(len(text)), [column.get(c, len(alphabet)) for c in text]] = 1.0

@@ -32,7 +32,10 @@ def windows(series: np.ndarray, lookback: int, horizon: int = 1) -> Windows:
     """Every window of ``lookback`` past values and the value ``horizon`` steps after
     its last one. Inputs end strictly before the target: no future value leaks in."""
     series = np.asarray(series, np.float32)
-    lookback, horizon = positive_int("lookback", lookback), positive_int("horizon", horizon)
+    lookback, horizon = (
+        positive_int("lookback", lookback),
+        positive_int("horizon", horizon),
+    )
     count = len(series) - lookback - horizon + 1
     if series.ndim != 1 or count < 1:
         raise ValueError(
@@ -52,7 +55,11 @@ def split_by_time(w: Windows, n_points: int, fractions=(0.6, 0.2, 0.2)):
     cut_val = int(n_points * fractions[0])
     cut_test = int(n_points * (fractions[0] + fractions[1]))
     t = w.target_index
-    return w.take(t < cut_val), w.take((t >= cut_val) & (t < cut_test)), w.take(t >= cut_test)
+    return (
+        w.take(t < cut_val),
+        w.take((t >= cut_val) & (t < cut_test)),
+        w.take(t >= cut_test),
+    )
 
 
 def naive_forecast(x: np.ndarray) -> np.ndarray:
@@ -69,17 +76,23 @@ def forecaster(kind: str, lookback: int, units: int = 32):
     body = {
         "dense": lambda: [layers.Flatten(), layers.Dense(units, activation="relu")],
         "conv1d": lambda: [
-            layers.Conv1D(units, 5, activation="relu"), layers.MaxPooling1D(2),
-            layers.Conv1D(units, 5, activation="relu"), layers.GlobalAveragePooling1D(),
+            layers.Conv1D(units, 5, activation="relu"),
+            layers.MaxPooling1D(2),
+            layers.Conv1D(units, 5, activation="relu"),
+            layers.GlobalAveragePooling1D(),
         ],
-        "stacked GRU": lambda: [layers.GRU(units, return_sequences=True), layers.GRU(units)],
+        "stacked GRU": lambda: [
+            layers.GRU(units, return_sequences=True),
+            layers.GRU(units),
+        ],
         "bidirectional GRU": lambda: [layers.Bidirectional(layers.GRU(units))],
         **{cell: (lambda cell=cell: [getattr(layers, cell)(units)]) for cell in CELLS},
-    }  # fmt: skip
+    }
     if kind not in body:
         raise ValueError(f"kind must be one of {list(body)}, got {kind!r}")
     return keras.Sequential(
-        [keras.Input((lookback, 1)), *body[kind](), layers.Dense(1)], name=kind.replace(" ", "_")
+        [keras.Input((lookback, 1)), *body[kind](), layers.Dense(1)],
+        name=kind.replace(" ", "_"),
     )
 
 
@@ -97,9 +110,15 @@ class Fit:
 
 
 def fit_forecaster(
-    kind: str, train: Windows, val: Windows, test: Windows, relative: bool = True,
-    epochs: int = 40, patience: int = 6, units: int = 32,
-) -> Fit:  # fmt: skip
+    kind: str,
+    train: Windows,
+    val: Windows,
+    test: Windows,
+    relative: bool = True,
+    epochs: int = 40,
+    patience: int = 6,
+    units: int = 32,
+) -> Fit:
     """Train one forecaster on scaled windows and score it in real units.
 
     ``relative=False`` feeds absolute levels scaled with the training mean and std;
@@ -126,13 +145,26 @@ def fit_forecaster(
     model.compile(keras.optimizers.Adam(1e-3), "mse")
     stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
     start = time.perf_counter()
-    history = model.fit(*encode(train), validation_data=encode(val), epochs=epochs,
-                        batch_size=32, callbacks=[stop], verbose=0)  # fmt: skip
+    history = model.fit(
+        *encode(train),
+        validation_data=encode(val),
+        epochs=epochs,
+        batch_size=32,
+        callbacks=[stop],
+        verbose=0,
+    )
     per_epoch = (time.perf_counter() - start) / len(history.history["loss"])
 
     def predict(w):
         return decode(w, np.asarray(model(encode(w)[0], training=False)))
 
     test_prediction = predict(test)
-    return Fit(kind, relative, model.count_params(), per_epoch, mae(val.y, predict(val)),
-               mae(test.y, test_prediction), test_prediction)  # fmt: skip
+    return Fit(
+        kind,
+        relative,
+        model.count_params(),
+        per_epoch,
+        mae(val.y, predict(val)),
+        mae(test.y, test_prediction),
+        test_prediction,
+    )

@@ -35,10 +35,20 @@ MEMO_TABLE = [
         "softmax",
         "categorical_crossentropy",
     ),
-    Row("multilabel", "Multiclass, multilabel classification", "sigmoid", "binary_crossentropy"),
+    Row(
+        "multilabel",
+        "Multiclass, multilabel classification",
+        "sigmoid",
+        "binary_crossentropy",
+    ),
     Row("regression", "Regression to arbitrary values", None, "mse"),
     Row("unit_interval", "Regression to values between 0 and 1", "sigmoid", "mse"),
-    Row("unit_interval", "Regression to values between 0 and 1", "sigmoid", "binary_crossentropy"),
+    Row(
+        "unit_interval",
+        "Regression to values between 0 and 1",
+        "sigmoid",
+        "binary_crossentropy",
+    ),
 ]
 
 
@@ -92,7 +102,9 @@ def _flat_pixels(x: np.ndarray) -> np.ndarray:
 
 def _tabular(dataset: data.Dataset, seed: int):
     parts = data.split(dataset.x, dataset.y, seed=seed)
-    x_train, x_val, x_test = data.standardize(parts.train[0], parts.val[0], parts.test[0])
+    x_train, x_val, x_test = data.standardize(
+        parts.train[0], parts.val[0], parts.test[0]
+    )
     return (x_train, parts.train[1]), (x_val, parts.val[1]), (x_test, parts.test[1])
 
 
@@ -123,7 +135,9 @@ def _binary(seed: int) -> Task:
 
 def _multiclass(seed: int) -> Task:
     dataset = data.mnist_digits()
-    parts = data.split(_flat_pixels(dataset.x), np.eye(10, dtype=np.float32)[dataset.y], seed=seed)
+    parts = data.split(
+        _flat_pixels(dataset.x), np.eye(10, dtype=np.float32)[dataset.y], seed=seed
+    )
     majority = np.max(np.mean(parts.test[1], axis=0))
     return Task(
         name="multiclass",
@@ -141,7 +155,9 @@ def _multiclass(seed: int) -> Task:
 
 def _multilabel(seed: int) -> Task:
     digits = data.mnist_digits()
-    parts = data.split(digits.x, digits.y, seed=seed)  # split digits first: no shared strokes
+    parts = data.split(
+        digits.x, digits.y, seed=seed
+    )  # split digits first: no shared strokes
     sizes = {"train": 3000, "val": 1000, "test": 1000}
     made = {
         part: data.two_digit_multilabel(*getattr(parts, part), n=n, seed=seed + i)
@@ -150,7 +166,9 @@ def _multilabel(seed: int) -> Task:
     train, val, test = ((_flat_pixels(made[p].x), made[p].y) for p in sizes)
     # trivial baseline: the most frequent whole label set in the training part
     sets, counts = np.unique(train[1], axis=0, return_counts=True)
-    baseline = exact_match(test[1], np.repeat(sets[np.argmax(counts)][None], len(test[1]), 0))
+    baseline = exact_match(
+        test[1], np.repeat(sets[np.argmax(counts)][None], len(test[1]), 0)
+    )
     return Task(
         name="multilabel",
         data_name=made["train"].name,
@@ -297,7 +315,8 @@ def results_table(rows: list[Row], tasks: dict[str, Task], outcomes: list[Outcom
                 "Last layer": row.activation or "None (linear)",
                 "Loss": row.loss,
                 "Data": task.data_name,
-                "Metric (test)": task.metric_name + (" ↑" if task.higher_is_better else " ↓"),
+                "Metric (test)": task.metric_name
+                + (" ↑" if task.higher_is_better else " ↓"),
                 "Before": round(outcome.before, 3),
                 "After": round(outcome.after, 3),
                 "Trivial baseline": round(task.baseline, 3),
@@ -315,7 +334,9 @@ def plot_learning_curves(rows: list[Row], outcomes: list[Outcome], ncols: int = 
     nrows = -(-len(rows) // ncols)
     fig, axes = figure(nrows, ncols, width=9.6, height=2.6 * nrows)
     for ax, row, outcome in zip(axes.flat, rows, outcomes, strict=False):
-        title = f"{row.problem.split(',')[0]}\n{row.activation or 'linear'} + {row.loss}"
+        title = (
+            f"{row.problem.split(',')[0]}\n{row.activation or 'linear'} + {row.loss}"
+        )
         plot_curves(
             ax,
             {"train": outcome.train_loss, "validation": outcome.val_loss},

@@ -21,10 +21,15 @@ def dense_network(
     """
     import keras
 
-    n_inputs, n_outputs = positive_int("n_inputs", n_inputs), positive_int("n_outputs", n_outputs)
+    n_inputs, n_outputs = (
+        positive_int("n_inputs", n_inputs),
+        positive_int("n_outputs", n_outputs),
+    )
     if any(not isinstance(h, int) or h < 1 for h in hidden):
         raise ValueError(f"hidden must be positive layer widths, got {hidden!r}")
     layers = [keras.Input(shape=(n_inputs,))]
     layers += [keras.layers.Dense(width, activation="relu") for width in hidden]
-    layers.append(keras.layers.Dense(n_outputs, activation=activation, name="last_layer"))
+    layers.append(
+        keras.layers.Dense(n_outputs, activation=activation, name="last_layer")
+    )
     return keras.Sequential(layers, name=name)

@@ -31,7 +31,10 @@ def rnn_params(cell: str, units: int, input_dim: int) -> int:
     gates, GRU 3, and Keras' GRU (``reset_after=True``) keeps two biases per gate.
     """
     _check_cell(cell)
-    units, input_dim = positive_int("units", units), positive_int("input_dim", input_dim)
+    units, input_dim = (
+        positive_int("units", units),
+        positive_int("input_dim", input_dim),
+    )
     kernels = units * (input_dim + units)
     if cell == "SimpleRNN":
         return kernels + units
@@ -52,16 +55,24 @@ def keras_rnn_params(cell: str, units: int, input_dim: int) -> int:
 def param_table(units: int = 32, input_dims=(1, 8)):
     """Parameters per cell and input width: formula next to Keras' own count."""
     rows = [
-        {"cell": cell, "units": units, "input dim": d, "dlbook": rnn_params(cell, units, d),
-         "Keras": keras_rnn_params(cell, units, d)}
-        for cell in CELLS for d in input_dims
-    ]  # fmt: skip
+        {
+            "cell": cell,
+            "units": units,
+            "input dim": d,
+            "dlbook": rnn_params(cell, units, d),
+            "Keras": keras_rnn_params(cell, units, d),
+        }
+        for cell in CELLS
+        for d in input_dims
+    ]
     table = pd.DataFrame(rows)
     table["agree"] = table["dlbook"] == table["Keras"]
     return table
 
 
-def recurrent_model(cell: str, units: int, input_shape, n_outputs: int, activation=None):
+def recurrent_model(
+    cell: str, units: int, input_shape, n_outputs: int, activation=None
+):
     """One recurrent layer and a dense output layer: the simplest sequence model."""
     import keras
 
@@ -85,10 +96,14 @@ def input_gradient_norms(model, x: np.ndarray, y: np.ndarray, loss) -> np.ndarra
     return tf.reduce_mean(tf.norm(gradient, axis=-1), axis=0).numpy()
 
 
-def gradient_profiles(models: dict, x: np.ndarray, y: np.ndarray, loss="mse") -> pd.DataFrame:
+def gradient_profiles(
+    models: dict, x: np.ndarray, y: np.ndarray, loss="mse"
+) -> pd.DataFrame:
     """:func:`input_gradient_norms` of each named model on the same batch: one column
     per model, one row per time step (1 = the first)."""
-    columns = {name: input_gradient_norms(model, x, y, loss) for name, model in models.items()}
+    columns = {
+        name: input_gradient_norms(model, x, y, loss) for name, model in models.items()
+    }
     table = pd.DataFrame(columns, index=np.arange(1, len(x[0]) + 1))
     table.index.name = "time step"
     return table
@@ -118,7 +133,12 @@ def plot_gradient_profiles(panels: dict):
     for ax, (title, table) in zip(axes[0], panels.items(), strict=True):
         for colour, cell in zip(PALETTE, table.columns, strict=False):
             # exact zeros (underflow) cannot be drawn on a log axis: they are left out
-            ax.plot(table.index, table[cell].where(table[cell] > 0), color=colour, label=cell)
+            ax.plot(
+                table.index,
+                table[cell].where(table[cell] > 0),
+                color=colour,
+                label=cell,
+            )
         ax.set_yscale("log")
         ax.set_xlabel("input time step")
         ax.set_title(title)
@@ -163,9 +183,14 @@ class MemoryResult:
 
 
 def memory_experiment(
-    lengths, cells=CELLS, n_train: int = 8000, n_test: int = 1000,
-    units: int = 32, epochs: int = 8, seed: int = 0,
-) -> MemoryResult:  # fmt: skip
+    lengths,
+    cells=CELLS,
+    n_train: int = 8000,
+    n_test: int = 1000,
+    units: int = 32,
+    epochs: int = 8,
+    seed: int = 0,
+) -> MemoryResult:
     """Train each cell on :func:`adding_problem` at each length with the same budget
     (data, epochs, optimiser, seed) and measure the test mean squared error."""
     import keras
@@ -200,13 +225,25 @@ def draw_unrolled(steps: int = 4):
     ax.axis("off")
 
     def box(x, y, text, colour):
-        ax.add_patch(FancyBboxPatch((x - 0.35, y - 0.25), 0.7, 0.5, boxstyle="round,pad=0.05",
-                                    fc=colour, ec="black", lw=1))  # fmt: skip
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - 0.35, y - 0.25),
+                0.7,
+                0.5,
+                boxstyle="round,pad=0.05",
+                fc=colour,
+                ec="black",
+                lw=1,
+            )
+        )
         ax.text(x, y, text, ha="center", va="center", fontsize=10)
 
     def arrow(start, end, **style):
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12,
-                                     lw=1.2, **style))  # fmt: skip
+        ax.add_patch(
+            FancyArrowPatch(
+                start, end, arrowstyle="-|>", mutation_scale=12, lw=1.2, **style
+            )
+        )
 
     # folded: one cell feeding its state back to itself
     box(0.3, 1.2, "cell", PALETTE[5])

@@ -16,8 +16,10 @@ from dlbook.base.validate import positive_int
 
 def conv2d_params(kernel: int, c_in: int, c_out: int, bias: bool = True) -> int:
     """Weights of a ``Conv2D``: one k x k x C_in kernel per output channel (+ biases)."""
-    kernel, c_in, c_out = (positive_int(n, v) for n, v in
-                           (("kernel", kernel), ("c_in", c_in), ("c_out", c_out)))  # fmt: skip
+    kernel, c_in, c_out = (
+        positive_int(n, v)
+        for n, v in (("kernel", kernel), ("c_in", c_in), ("c_out", c_out))
+    )
     return kernel * kernel * c_in * c_out + (c_out if bias else 0)
 
 
@@ -26,8 +28,10 @@ def separable_params(
 ) -> int:
     """Weights of a ``SeparableConv2D``: k x k per input channel (depthwise), then a
     1 x 1 x (C_in * multiplier) kernel per output channel (pointwise), + biases."""
-    kernel, c_in, c_out = (positive_int(n, v) for n, v in
-                           (("kernel", kernel), ("c_in", c_in), ("c_out", c_out)))  # fmt: skip
+    kernel, c_in, c_out = (
+        positive_int(n, v)
+        for n, v in (("kernel", kernel), ("c_in", c_in), ("c_out", c_out))
+    )
     depth_multiplier = positive_int("depth_multiplier", depth_multiplier)
     depthwise = kernel * kernel * c_in * depth_multiplier
     pointwise = c_in * depth_multiplier * c_out
@@ -44,11 +48,18 @@ def conv2d_mult_adds(out_h: int, out_w: int, kernel: int, c_in: int, c_out: int)
 
 
 def separable_mult_adds(
-    out_h: int, out_w: int, kernel: int, c_in: int, c_out: int, depth_multiplier: int = 1
+    out_h: int,
+    out_w: int,
+    kernel: int,
+    c_in: int,
+    c_out: int,
+    depth_multiplier: int = 1,
 ) -> int:
     """Multiply-adds of a ``SeparableConv2D``: k x k per channel, then 1 x 1 x C_in."""
     positions = positive_int("out_h", out_h) * positive_int("out_w", out_w)
-    return positions * separable_params(kernel, c_in, c_out, depth_multiplier, bias=False)
+    return positions * separable_params(
+        kernel, c_in, c_out, depth_multiplier, bias=False
+    )
 
 
 def layer_costs(model):
@@ -73,9 +84,16 @@ def layer_costs(model):
         elif kind == "Dense":
             ours = c_in * layer.units + (layer.units if layer.use_bias else 0)
             mult_adds = c_in * layer.units
-        rows.append({"layer": layer.name, "type": kind, "output": "x".join(map(str, out)),
-                     "params (dlbook)": ours, "params (Keras)": layer.count_params(),
-                     "mult-adds": mult_adds})  # fmt: skip
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": kind,
+                "output": "x".join(map(str, out)),
+                "params (dlbook)": ours,
+                "params (Keras)": layer.count_params(),
+                "mult-adds": mult_adds,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -96,7 +114,9 @@ def median_latency(model, x: np.ndarray, repeats: int = 30, warmup: int = 3) -> 
     return float(np.median(times))
 
 
-def layer_speed_sweep(channels=(8, 32, 128), size: int = 32, batch: int = 32, repeats: int = 20):
+def layer_speed_sweep(
+    channels=(8, 32, 128), size: int = 32, batch: int = 32, repeats: int = 20
+):
     """Median time of one 3x3 ``Conv2D`` vs one ``SeparableConv2D`` layer (C -> C
     channels, ``size`` x ``size`` maps) and their multiply-add ratio, per channel count.
 
@@ -111,17 +131,23 @@ def layer_speed_sweep(channels=(8, 32, 128), size: int = 32, batch: int = 32, re
         x = np.random.default_rng(0).random((batch, size, size, c), dtype=np.float32)
         timings = {}
         for kind in (keras.layers.Conv2D, keras.layers.SeparableConv2D):
-            layer = keras.Sequential([keras.Input((size, size, c)), kind(c, 3, padding="same")])
+            layer = keras.Sequential(
+                [keras.Input((size, size, c)), kind(c, 3, padding="same")]
+            )
             timings[kind.__name__] = median_latency(layer, x, repeats=repeats)
-        ratio = conv2d_mult_adds(size, size, 3, c, c) / separable_mult_adds(size, size, 3, c, c)
+        ratio = conv2d_mult_adds(size, size, 3, c, c) / separable_mult_adds(
+            size, size, 3, c, c
+        )
         speedups.append(timings["Conv2D"] / timings["SeparableConv2D"])
-        rows.append({
-            "channels": c,
-            "Conv2D": f"{timings['Conv2D'] * 1e3:.2f} ms",
-            "SeparableConv2D": f"{timings['SeparableConv2D'] * 1e3:.2f} ms",
-            "measured speed-up": f"{speedups[-1]:.1f}×",
-            "mult-add ratio": round(ratio, 1),
-        })  # fmt: skip
+        rows.append(
+            {
+                "channels": c,
+                "Conv2D": f"{timings['Conv2D'] * 1e3:.2f} ms",
+                "SeparableConv2D": f"{timings['SeparableConv2D'] * 1e3:.2f} ms",
+                "measured speed-up": f"{speedups[-1]:.1f}×",
+                "mult-add ratio": round(ratio, 1),
+            }
+        )
     table = pd.DataFrame(rows)
     table.attrs["speedups"] = speedups  # as numbers, for checks
     return table

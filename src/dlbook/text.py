@@ -35,7 +35,9 @@ def word_indices(train_texts, *others, max_tokens: int = 10_000, length: int = 4
     return layer, [encoding.encode(layer, t).astype(np.int64) for t in parts]
 
 
-def encode_for(kind: str, train_texts, *others, max_tokens: int = 10_000, length: int = 40):
+def encode_for(
+    kind: str, train_texts, *others, max_tokens: int = 10_000, length: int = 40
+):
     """The input ``kind`` reads: a multi-hot bag of words or of words and word pairs
     (``max_tokens`` columns), or ``length`` word indices. Vocabulary from the
     training texts only. Returns the width (vocabulary size) and one array per part."""
@@ -44,15 +46,25 @@ def encode_for(kind: str, train_texts, *others, max_tokens: int = 10_000, length
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind in SEQUENCE_KINDS:
-        layer, parts = word_indices(train_texts, *others, max_tokens=max_tokens, length=length)
+        layer, parts = word_indices(
+            train_texts, *others, max_tokens=max_tokens, length=length
+        )
         return layer.vocabulary_size(), parts
     ngrams = 2 if kind == "bag of bigrams" else None
     layer = encoding.vectorizer(train_texts, "multi_hot", max_tokens, ngrams=ngrams)
-    return layer.vocabulary_size(), [encoding.encode(layer, t) for t in (train_texts, *others)]
+    return layer.vocabulary_size(), [
+        encoding.encode(layer, t) for t in (train_texts, *others)
+    ]
 
 
-def text_classifier(kind: str, vocab_size: int, length: int, embed_dim: int = 64,
-                    units: int = 64, embedding=None):  # fmt: skip
+def text_classifier(
+    kind: str,
+    vocab_size: int,
+    length: int,
+    embed_dim: int = 64,
+    units: int = 64,
+    embedding=None,
+):
     """A sigmoid classifier. Bags (``vocab_size`` columns): one hidden Dense layer of
     16. Sequences: Embedding, then one sequence layer: ``mean of embeddings`` (word
     order ignored), ``conv1d`` (5-word windows, max over positions), ``LSTM`` or
@@ -65,20 +77,26 @@ def text_classifier(kind: str, vocab_size: int, length: int, embed_dim: int = 64
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind in BAG_KINDS:
         return keras.Sequential(
-            [keras.Input((vocab_size,)), layers.Dense(16, activation="relu"),
-             layers.Dropout(0.5), layers.Dense(1, activation="sigmoid")],
+            [
+                keras.Input((vocab_size,)),
+                layers.Dense(16, activation="relu"),
+                layers.Dropout(0.5),
+                layers.Dense(1, activation="sigmoid"),
+            ],
             name=kind.replace(" ", "_"),
-        )  # fmt: skip
+        )
     recurrent = kind in ("LSTM", "GRU")
     if embedding is None:
         embedding = layers.Embedding(vocab_size, embed_dim, mask_zero=recurrent)
     body = {
         "mean of embeddings": lambda: [layers.GlobalAveragePooling1D()],
-        "conv1d": lambda: [layers.Conv1D(units, 5, activation="relu"),
-                           layers.GlobalMaxPooling1D()],
+        "conv1d": lambda: [
+            layers.Conv1D(units, 5, activation="relu"),
+            layers.GlobalMaxPooling1D(),
+        ],
         "LSTM": lambda: [layers.LSTM(units)],
         "GRU": lambda: [layers.GRU(units)],
-    }[kind]  # fmt: skip
+    }[kind]
     return keras.Sequential(
         [
             keras.Input((length,), dtype="int64"),
@@ -104,10 +122,19 @@ class TextFit:
     test_accuracy: float
 
 
-def fit_text_classifier(kind: str, train, val, test, vocab_size: int, seed: int = 0,
-                        epochs: int = 10, patience: int = 3, make_embedding=None,
-                        learning_rate: float = 1e-3,
-                        fine_tune_learning_rate: float | None = None) -> TextFit:  # fmt: skip
+def fit_text_classifier(
+    kind: str,
+    train,
+    val,
+    test,
+    vocab_size: int,
+    seed: int = 0,
+    epochs: int = 10,
+    patience: int = 3,
+    make_embedding=None,
+    learning_rate: float = 1e-3,
+    fine_tune_learning_rate: float | None = None,
+) -> TextFit:
     """Train with Adam and early stopping on validation accuracy (best weights kept);
     ``train``, ``val`` and ``test`` are ``(inputs, labels)`` pairs from
     :func:`encode_for`. ``make_embedding``: a function returning a fresh Embedding
@@ -120,21 +147,40 @@ def fit_text_classifier(kind: str, train, val, test, vocab_size: int, seed: int 
     keras.utils.set_random_seed(seed)
     embedding = make_embedding() if make_embedding is not None else None
     model = text_classifier(kind, vocab_size, train[0].shape[1], embedding=embedding)
-    model.compile(keras.optimizers.Adam(learning_rate), "binary_crossentropy",
-                  metrics=["accuracy"])  # fmt: skip
-    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
-                                         restore_best_weights=True)  # fmt: skip
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        "binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", patience=patience, restore_best_weights=True
+    )
     start = time.perf_counter()
-    history = model.fit(*train, validation_data=val, epochs=epochs, batch_size=64,
-                        callbacks=[stop], verbose=0)  # fmt: skip
+    history = model.fit(
+        *train,
+        validation_data=val,
+        epochs=epochs,
+        batch_size=64,
+        callbacks=[stop],
+        verbose=0,
+    )
     ran = len(history.history["loss"])
     if fine_tune_learning_rate is not None:
         model.layers[0].trainable = True
-        model.compile(keras.optimizers.Adam(fine_tune_learning_rate), "binary_crossentropy",
-                      metrics=["accuracy"])  # fmt: skip
+        model.compile(
+            keras.optimizers.Adam(fine_tune_learning_rate),
+            "binary_crossentropy",
+            metrics=["accuracy"],
+        )
         stage_one = model.get_weights()
-        second = model.fit(*train, validation_data=val, epochs=epochs, batch_size=64,
-                           callbacks=[stop], verbose=0)  # fmt: skip
+        second = model.fit(
+            *train,
+            validation_data=val,
+            epochs=epochs,
+            batch_size=64,
+            callbacks=[stop],
+            verbose=0,
+        )
         ran += len(second.history["loss"])
         if max(second.history["val_accuracy"]) < max(history.history["val_accuracy"]):
             model.set_weights(stage_one)  # fine-tuning did not help on validation
@@ -144,17 +190,23 @@ def fit_text_classifier(kind: str, train, val, test, vocab_size: int, seed: int 
         predicted = np.asarray(model(part[0], training=False))[:, 0] > 0.5
         return float(np.mean(predicted == part[1]))
 
-    return TextFit(kind, seed, model.count_params(), ran, per_epoch, accuracy(val), accuracy(test))
+    return TextFit(
+        kind, seed, model.count_params(), ran, per_epoch, accuracy(val), accuracy(test)
+    )
 
 
-def compare_text_classifiers(kinds, train, val, test, vocab_size: int, seeds=(0, 1, 2),
-                             **fit_options):  # fmt: skip
+def compare_text_classifiers(
+    kinds, train, val, test, vocab_size: int, seeds=(0, 1, 2), **fit_options
+):
     """Every kind trained once per seed (``fit_options`` go to
     :func:`fit_text_classifier`); one row per (kind, seed)."""
     import pandas as pd
 
-    fits = [fit_text_classifier(k, train, val, test, vocab_size, seed=s, **fit_options)
-            for k in kinds for s in seeds]  # fmt: skip
+    fits = [
+        fit_text_classifier(k, train, val, test, vocab_size, seed=s, **fit_options)
+        for k in kinds
+        for s in seeds
+    ]
     return pd.DataFrame([vars(f) for f in fits])
 
 
@@ -169,7 +221,9 @@ def real_or_shuffled(texts, seed: int = 0) -> tuple[list[str], np.ndarray]:
     for text, real in zip(texts, labels, strict=True):
         words = text.split()
         shuffled = words
-        for _ in range(10 if not real else 0):  # a shuffle that changes the text if it can
+        for _ in range(
+            10 if not real else 0
+        ):  # a shuffle that changes the text if it can
             shuffled = [words[i] for i in rng.permutation(len(words))]
             if shuffled != words or len(set(words)) < 2:
                 break
@@ -177,19 +231,31 @@ def real_or_shuffled(texts, seed: int = 0) -> tuple[list[str], np.ndarray]:
     return out, labels.astype(np.int64)
 
 
-def compare_inputs(kinds, parts, length: int = 32, max_tokens: int = 10_000, seed: int = 0,
-                   **fit_options):  # fmt: skip
+def compare_inputs(
+    kinds,
+    parts,
+    length: int = 32,
+    max_tokens: int = 10_000,
+    seed: int = 0,
+    **fit_options,
+):
     """Each kind on its own input (:func:`encode_for`) for the same texts: ``parts`` is a
     ``data.Splits`` of (texts, labels). One row per kind: size, time, accuracy."""
     import pandas as pd
 
     splits, rows = (parts.train, parts.val, parts.test), []
     for kind in kinds:
-        width, encoded = encode_for(kind, *(p[0] for p in splits), max_tokens=max_tokens,
-                                    length=length)  # fmt: skip
+        width, encoded = encode_for(
+            kind, *(p[0] for p in splits), max_tokens=max_tokens, length=length
+        )
         train, val, test = ((x, p[1]) for x, p in zip(encoded, splits, strict=True))
-        rows.append(vars(fit_text_classifier(kind, train, val, test, width, seed=seed,
-                                             **fit_options)))  # fmt: skip
+        rows.append(
+            vars(
+                fit_text_classifier(
+                    kind, train, val, test, width, seed=seed, **fit_options
+                )
+            )
+        )
     return pd.DataFrame(rows).set_index("kind")
 
 
@@ -206,12 +272,23 @@ def compact_ids(*parts) -> tuple[np.ndarray, list[np.ndarray]]:
     return rows, [np.searchsorted(rows, p).astype(np.int64) for p in parts]
 
 
-EMBEDDING_VARIANTS = ("from scratch", "pretrained, frozen", "pretrained, frozen then fine-tuned")
+EMBEDDING_VARIANTS = (
+    "from scratch",
+    "pretrained, frozen",
+    "pretrained, frozen then fine-tuned",
+)
 
 
-def embedding_learning_curve(train, val, test, matrix, sizes, seed: int = 0,
-                             fine_tune_learning_rate: float = 1e-3,
-                             **fit_options):  # fmt: skip
+def embedding_learning_curve(
+    train,
+    val,
+    test,
+    matrix,
+    sizes,
+    seed: int = 0,
+    fine_tune_learning_rate: float = 1e-3,
+    **fit_options,
+):
     """Test accuracy of the mean-of-embeddings classifier with three starts for its
     ``Embedding`` layer: random and trained (from scratch), the pretrained ``matrix``
     kept frozen, or frozen first and then fine-tuned at a lower rate; each trained on
@@ -224,8 +301,9 @@ def embedding_learning_curve(train, val, test, matrix, sizes, seed: int = 0,
 
     def make(pretrained: bool):
         weights = [matrix] if pretrained else None
-        return lambda: keras.layers.Embedding(*matrix.shape, mask_zero=True, weights=weights,
-                                              trainable=not pretrained)  # fmt: skip
+        return lambda: keras.layers.Embedding(
+            *matrix.shape, mask_zero=True, weights=weights, trainable=not pretrained
+        )
 
     starts = {
         EMBEDDING_VARIANTS[0]: (make(False), None),
@@ -236,13 +314,28 @@ def embedding_learning_curve(train, val, test, matrix, sizes, seed: int = 0,
     for n in sizes:
         n = positive_int("sizes", n)
         if n > len(train[0]):
-            raise ValueError(f"sizes: {n} is more than the {len(train[0])} training examples")
+            raise ValueError(
+                f"sizes: {n} is more than the {len(train[0])} training examples"
+            )
         for variant, (make_embedding, fine_tune) in starts.items():
             subset = (train[0][:n], train[1][:n])
             fit = fit_text_classifier(
-                "mean of embeddings", subset, val, test, len(matrix), seed=seed,
-                make_embedding=make_embedding, fine_tune_learning_rate=fine_tune, **fit_options,
-            )  # fmt: skip
-            rows.append({"labelled": n, "embedding": variant, "epochs": fit.epochs,
-                         "test_accuracy": fit.test_accuracy})  # fmt: skip
+                "mean of embeddings",
+                subset,
+                val,
+                test,
+                len(matrix),
+                seed=seed,
+                make_embedding=make_embedding,
+                fine_tune_learning_rate=fine_tune,
+                **fit_options,
+            )
+            rows.append(
+                {
+                    "labelled": n,
+                    "embedding": variant,
+                    "epochs": fit.epochs,
+                    "test_accuracy": fit.test_accuracy,
+                }
+            )
     return pd.DataFrame(rows)

@@ -37,9 +37,12 @@ def lfw_faces() -> data.Dataset:
         raise ValueError(f"skimage's lfw_subset changed shape: {images.shape}")
     labels = np.r_[np.ones(100), np.zeros(100)].astype(np.int64)  # faces first
     return data.Dataset(
-        images, labels, "LFW faces and non-faces (200)", "skimage.data.lfw_subset()",
+        images,
+        labels,
+        "LFW faces and non-faces (200)",
+        "skimage.data.lfw_subset()",
         "the first 100 images are faces, the next 100 are not (scikit-image's docs)",
-    )  # fmt: skip
+    )
 
 
 def grey_to_rgb(images) -> np.ndarray:
@@ -48,9 +51,13 @@ def grey_to_rgb(images) -> np.ndarray:
     :func:`dlbook.pretrained.efficientnet_lite.preprocess`)."""
     images = np.asarray(images, np.float32)
     if images.ndim != 3:
-        raise ValueError(f"images must be (n, height, width) grey images, got {images.shape}")
+        raise ValueError(
+            f"images must be (n, height, width) grey images, got {images.shape}"
+        )
     if images.size and (images.min() < 0 or images.max() > 1):
-        raise ValueError(f"images must hold values in [0, 1], got {images.min()}..{images.max()}")
+        raise ValueError(
+            f"images must hold values in [0, 1], got {images.min()}..{images.max()}"
+        )
     return np.repeat(images[..., None] * 255.0, 3, axis=-1)
 
 
@@ -95,7 +102,9 @@ def split_at_block(model, block: str):
 
     if not isinstance(block, str) or not block:
         raise ValueError(f"block must be a non-empty str, got {block!r}")
-    first = next((layer for layer in model.layers if layer.name.startswith(block + "_")), None)
+    first = next(
+        (layer for layer in model.layers if layer.name.startswith(block + "_")), None
+    )
     if first is None:
         raise ValueError(f"block {block!r} starts no layer of model {model.name!r}")
     entering = first.input
@@ -125,18 +134,34 @@ def repeated_batches(n: int, steps: int, batch_size: int, seed: int) -> np.ndarr
 def _compile(model, learning_rate: float):
     import keras
 
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) \
-            or not learning_rate > 0:  # fmt: skip
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, int | float)
+        or not learning_rate > 0
+    ):
+        raise ValueError(
+            f"learning_rate must be a positive number, got {learning_rate!r}"
+        )
     # ten steps per call into TensorFlow: on a CPU the per-step overhead of small models
     # costs more than their arithmetic
-    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy",
-                  steps_per_execution=10)  # fmt: skip
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        "sparse_categorical_crossentropy",
+        steps_per_execution=10,
+    )
     return model
 
 
-def fit_steps(model, x, y, steps: int, batch_size: int = 16, learning_rate: float = 1e-3,
-              seed: int = 0, keep_optimizer: bool = False):  # fmt: skip
+def fit_steps(
+    model,
+    x,
+    y,
+    steps: int,
+    batch_size: int = 16,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    keep_optimizer: bool = False,
+):
     """Train ``model`` (softmax outputs, integer labels ``y``) with Adam for exactly
     ``steps`` gradient steps of ``batch_size`` examples (:func:`repeated_batches`) and
     return it. Used for every training run on docs/transfer.md.
@@ -149,14 +174,20 @@ def fit_steps(model, x, y, steps: int, batch_size: int = 16, learning_rate: floa
 
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"x and y must be non-empty and of one length, got {len(x)}, {len(y)}")
+        raise ValueError(
+            f"x and y must be non-empty and of one length, got {len(x)}, {len(y)}"
+        )
     order = repeated_batches(len(x), steps, batch_size, seed)
     if not keep_optimizer:
         _compile(model, learning_rate)
     elif getattr(model, "optimizer", None) is None:
-        raise ValueError("keep_optimizer=True needs a model that fit_steps compiled before")
+        raise ValueError(
+            "keep_optimizer=True needs a model that fit_steps compiled before"
+        )
     keras.utils.set_random_seed(check_seed(seed))  # dropout and any other randomness
-    model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    model.fit(
+        x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0
+    )
     return model
 
 
@@ -169,7 +200,9 @@ def reinitialise(model, fresh) -> None:
     copying a fresh initialisation into one compiled model gives the same training as
     a new model without tracing it again (the learning curves of docs/transfer.md)."""
     if len(model.variables) != len(fresh.variables):
-        raise ValueError(f"fresh ({fresh.name}) is not the architecture of model ({model.name})")
+        raise ValueError(
+            f"fresh ({fresh.name}) is not the architecture of model ({model.name})"
+        )
     for target, source in zip(model.variables, fresh.variables, strict=True):
         if tuple(target.shape) != tuple(source.shape):
             raise ValueError(
@@ -199,7 +232,8 @@ def softmax_head(width: int, classes: int, seed: int | None = None, name: str = 
     if seed is not None:
         keras.utils.set_random_seed(check_seed(seed))
     return keras.Sequential(
-        [keras.Input((width,)), keras.layers.Dense(classes, activation="softmax")], name=name
+        [keras.Input((width,)), keras.layers.Dense(classes, activation="softmax")],
+        name=name,
     )
 
 
@@ -219,8 +253,10 @@ def scores(model, x, y) -> dict[str, float]:
     y = np.asarray(y)
     probabilities = convnets.predict(model, x, batch_size=200)
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
-    return {"accuracy": float(np.mean(probabilities.argmax(axis=1) == y)),
-            "loss": float(np.mean(-np.log(picked)))}  # fmt: skip
+    return {
+        "accuracy": float(np.mean(probabilities.argmax(axis=1) == y)),
+        "loss": float(np.mean(-np.log(picked))),
+    }
 
 
 def logistic_method(features, labels, c: float = 1.0) -> Method:
@@ -231,18 +267,29 @@ def logistic_method(features, labels, c: float = 1.0) -> Method:
 
     features, labels = np.asarray(features), np.asarray(labels)
     if len(features) != len(labels):
-        raise ValueError(f"features and labels must have one length, got {len(features)}, "
-                         f"{len(labels)}")  # fmt: skip
+        raise ValueError(
+            f"features and labels must have one length, got {len(features)}, "
+            f"{len(labels)}"
+        )
 
     def run(train, test, seed):
-        head = LogisticRegression(C=c, max_iter=5000).fit(features[train], labels[train])
+        head = LogisticRegression(C=c, max_iter=5000).fit(
+            features[train], labels[train]
+        )
         return float(head.score(features[test], labels[test]))
 
     return run
 
 
-def scratch_method(build: Callable, inputs, labels, steps: int = 100, batch_size: int = 16,
-                   learning_rate: float = 1e-3, min_epochs: int = 0) -> Method:  # fmt: skip
+def scratch_method(
+    build: Callable,
+    inputs,
+    labels,
+    steps: int = 100,
+    batch_size: int = 16,
+    learning_rate: float = 1e-3,
+    min_epochs: int = 0,
+) -> Method:
     """A learning-curve method: the network ``build(seed)`` trained from random weights
     on the training indices (:func:`fit_steps`), scored on the test indices.
 
@@ -252,10 +299,18 @@ def scratch_method(build: Callable, inputs, labels, steps: int = 100, batch_size
     run (:func:`reinitialise`). The from-scratch baselines of docs/transfer.md."""
     inputs, labels = np.asarray(inputs), np.asarray(labels)
     if len(inputs) != len(labels):
-        raise ValueError(f"inputs and labels must have one length, got {len(inputs)}, "
-                         f"{len(labels)}")  # fmt: skip
-    steps, batch_size = positive_int("steps", steps), positive_int("batch_size", batch_size)
-    if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 0:
+        raise ValueError(
+            f"inputs and labels must have one length, got {len(inputs)}, {len(labels)}"
+        )
+    steps, batch_size = (
+        positive_int("steps", steps),
+        positive_int("batch_size", batch_size),
+    )
+    if (
+        isinstance(min_epochs, bool)
+        or not isinstance(min_epochs, int)
+        or min_epochs < 0
+    ):
         raise ValueError(f"min_epochs must be an int >= 0, got {min_epochs!r}")
     compiled = {}
 
@@ -265,15 +320,24 @@ def scratch_method(build: Callable, inputs, labels, steps: int = 100, batch_size
         if model is not fresh:
             reinitialise(model, fresh)
         run_steps = max(steps, -(-min_epochs * len(train) // batch_size))
-        fit_steps(model, inputs[train], labels[train], run_steps, batch_size, learning_rate,
-                  seed=seed, keep_optimizer=model is not fresh)  # fmt: skip
+        fit_steps(
+            model,
+            inputs[train],
+            labels[train],
+            run_steps,
+            batch_size,
+            learning_rate,
+            seed=seed,
+            keep_optimizer=model is not fresh,
+        )
         return scores(model, inputs[test], labels[test])["accuracy"]
 
     return run
 
 
-def learning_curve(methods: dict[str, Method], labels, per_class_counts, seeds,
-                   test_per_class: int):  # fmt: skip
+def learning_curve(
+    methods: dict[str, Method], labels, per_class_counts, seeds, test_per_class: int
+):
     """Test accuracy of every method at every number of labelled examples per class,
     for every seed (a random split: :func:`few_label_split`). One row per run:
     ``method``, ``per_class``, ``seed``, ``accuracy``. Used on docs/transfer.md."""
@@ -291,15 +355,23 @@ def learning_curve(methods: dict[str, Method], labels, per_class_counts, seeds,
             train, test = few_label_split(labels, per_class, test_per_class, seed)
             for name, method in methods.items():
                 accuracy = method(train, test, seed)
-                rows.append({"method": name, "per_class": per_class, "seed": seed,
-                             "accuracy": float(accuracy)})  # fmt: skip
+                rows.append(
+                    {
+                        "method": name,
+                        "per_class": per_class,
+                        "seed": seed,
+                        "accuracy": float(accuracy),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def curve_table(runs):
     """Mean test accuracy over seeds of :func:`learning_curve` runs: one row per number
     of labels, one column per method (the tables of docs/transfer.md)."""
-    return runs.pivot_table("accuracy", "per_class", "method", aggfunc="mean", sort=False)
+    return runs.pivot_table(
+        "accuracy", "per_class", "method", aggfunc="mean", sort=False
+    )
 
 
 def gain(runs, better: str, baseline: str):
@@ -347,8 +419,14 @@ def batchnorm_state(model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     by layer name: a snapshot to compare before and after training (docs/transfer.md)."""
     from keras import layers
 
-    return {layer.name: (layer.moving_mean.numpy().copy(), layer.moving_variance.numpy().copy())
-            for layer in model.layers if isinstance(layer, layers.BatchNormalization)}  # fmt: skip
+    return {
+        layer.name: (
+            layer.moving_mean.numpy().copy(),
+            layer.moving_variance.numpy().copy(),
+        )
+        for layer in model.layers
+        if isinstance(layer, layers.BatchNormalization)
+    }
 
 
 def largest_shift(before: dict, after: dict) -> float:
@@ -357,9 +435,13 @@ def largest_shift(before: dict, after: dict) -> float:
     channel's moving standard deviation before (0 when nothing changed). Shows on
     docs/transfer.md that frozen batch normalization stays put."""
     if set(before) != set(after) or not before:
-        raise ValueError("before and after must be non-empty snapshots of the same model")
-    shifts = [np.abs(after[name][0] - mean) / np.sqrt(variance + 1e-3)
-              for name, (mean, variance) in before.items()]  # fmt: skip
+        raise ValueError(
+            "before and after must be non-empty snapshots of the same model"
+        )
+    shifts = [
+        np.abs(after[name][0] - mean) / np.sqrt(variance + 1e-3)
+        for name, (mean, variance) in before.items()
+    ]
     return float(max(shift.max() for shift in shifts))
 
 
@@ -372,9 +454,13 @@ def unfreeze_batchnorm(model, block_prefix: str):
     if not isinstance(block_prefix, str) or not block_prefix:
         raise ValueError(f"block_prefix must be a non-empty str, got {block_prefix!r}")
     names = [layer.name for layer in model.layers]
-    start = next((i for i, name in enumerate(names) if name.startswith(block_prefix)), None)
+    start = next(
+        (i for i, name in enumerate(names) if name.startswith(block_prefix)), None
+    )
     if start is None:
-        raise ValueError(f"block_prefix {block_prefix!r} starts no layer of {model.name!r}")
+        raise ValueError(
+            f"block_prefix {block_prefix!r} starts no layer of {model.name!r}"
+        )
     for layer in model.layers[start:]:
         if isinstance(layer, layers.BatchNormalization):
             layer.trainable = True
@@ -406,7 +492,9 @@ def convnet_base(model, last: str = "flatten"):
     names = [layer.name for layer in model.layers]
     match = [name for name in names if name.startswith(last)]
     if not match:
-        raise ValueError(f"last must start a layer name of {model.name!r} ({names}), got {last!r}")
+        raise ValueError(
+            f"last must start a layer name of {model.name!r} ({names}), got {last!r}"
+        )
     return keras.Model(model.inputs[0], model.get_layer(match[0]).output, name="base")
 
 
@@ -428,8 +516,13 @@ def balanced_reviews(per_class: int, seed: int = 0) -> data.Dataset:
             f"per_class must be at most {np.bincount(reviews.y).min()}, got {per_class}"
         )
     chosen = np.sort(chosen)
-    return data.Dataset(reviews.x[chosen], reviews.y[chosen], f"{2 * per_class} movie-review "
-                        "snippets, half positive", reviews.source, reviews.notes)  # fmt: skip
+    return data.Dataset(
+        reviews.x[chosen],
+        reviews.y[chosen],
+        f"{2 * per_class} movie-review snippets, half positive",
+        reviews.source,
+        reviews.notes,
+    )
 
 
 def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
@@ -444,7 +537,9 @@ def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
     texts, labels = np.asarray(texts, dtype=object), np.asarray(labels)
 
     def run(train, test, seed):
-        _, (x_train, x_test) = text.encode_for("bag of words", texts[train], texts[test])
+        _, (x_train, x_test) = text.encode_for(
+            "bag of words", texts[train], texts[test]
+        )
         head = LogisticRegression(C=c, max_iter=5000).fit(x_train, labels[train])
         return float(head.score(x_test, labels[test]))
 

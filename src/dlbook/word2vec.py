@@ -29,8 +29,10 @@ class Vocabulary:
     @classmethod
     def build(cls, sentences, min_count: int = 5) -> Vocabulary:
         counts = Counter(word for sentence in sentences for word in sentence)
-        kept = sorted((w for w, n in counts.items() if n >= positive_int("min_count", min_count)),
-                      key=lambda w: (-counts[w], w))  # fmt: skip
+        kept = sorted(
+            (w for w, n in counts.items() if n >= positive_int("min_count", min_count)),
+            key=lambda w: (-counts[w], w),
+        )
         if not kept:
             raise ValueError(f"no word occurs min_count={min_count} times")
         return cls(tuple(kept), np.array([counts[w] for w in kept], dtype=np.int64))
@@ -38,11 +40,15 @@ class Vocabulary:
     def ids(self, sentences) -> list[np.ndarray]:
         """Each sentence as word indices, words outside the vocabulary dropped."""
         index = {w: i for i, w in enumerate(self.words)}
-        return [np.array([index[w] for w in s if w in index], dtype=np.int64) for s in sentences]
+        return [
+            np.array([index[w] for w in s if w in index], dtype=np.int64)
+            for s in sentences
+        ]
 
 
-def skipgram_examples(sentences_ids, counts, window: int, negatives: int, rng,
-                      subsample: float = 1e-4):  # fmt: skip
+def skipgram_examples(
+    sentences_ids, counts, window: int, negatives: int, rng, subsample: float = 1e-4
+):
     """One epoch of training examples.
 
     Returns ``targets`` (n,), ``candidates`` (n, 1 + negatives): the true context word
@@ -51,7 +57,10 @@ def skipgram_examples(sentences_ids, counts, window: int, negatives: int, rng,
     target uses a window drawn from 1..``window`` (nearer words count more), both as
     in the original word2vec.
     """
-    window, negatives = positive_int("window", window), positive_int("negatives", negatives)
+    window, negatives = (
+        positive_int("window", window),
+        positive_int("negatives", negatives),
+    )
     share = counts / counts.sum()
     keep = np.minimum(1.0, np.sqrt(subsample / share) + subsample / share)
     kept = [s[rng.random(len(s)) < keep[s]] for s in sentences_ids]
@@ -69,7 +78,9 @@ def skipgram_examples(sentences_ids, counts, window: int, negatives: int, rng,
             contexts.append(words[pair[ok]])
     targets, contexts = np.concatenate(targets), np.concatenate(contexts)
     noise = counts**0.75
-    drawn = rng.choice(len(counts), size=(len(targets), negatives), p=noise / noise.sum())
+    drawn = rng.choice(
+        len(counts), size=(len(targets), negatives), p=noise / noise.sum()
+    )
     order = rng.permutation(len(targets))
     return targets[order], np.column_stack([contexts, drawn])[order]
 
@@ -82,7 +93,9 @@ def skipgram_model(vocab_size: int, dim: int):
     target = keras.Input((), dtype="int32", name="target")
     candidates = keras.Input((None,), dtype="int32", name="candidates")
     word = keras.layers.Embedding(vocab_size, dim, name="word_vectors")(target)
-    context = keras.layers.Embedding(vocab_size, dim, name="context_vectors")(candidates)
+    context = keras.layers.Embedding(vocab_size, dim, name="context_vectors")(
+        candidates
+    )
     logits = keras.layers.Dot(axes=(2, 1), name="score")([context, word])
     return keras.Model([target, candidates], logits, name="skipgram")
 
@@ -98,9 +111,17 @@ class Word2VecRun:
     params: int
 
 
-def train_word2vec(sentences, dim: int = 64, window: int = 4, negatives: int = 4,
-                   epochs: int = 3, min_count: int = 5, batch_size: int = 1024,
-                   learning_rate: float = 0.003, seed: int = 0) -> Word2VecRun:  # fmt: skip
+def train_word2vec(
+    sentences,
+    dim: int = 64,
+    window: int = 4,
+    negatives: int = 4,
+    epochs: int = 3,
+    min_count: int = 5,
+    batch_size: int = 1024,
+    learning_rate: float = 0.003,
+    seed: int = 0,
+) -> Word2VecRun:
     """Skip-gram with negative sampling on tokenised ``sentences``; the word vectors
     (not the context vectors) are returned as a :class:`WordVectors`."""
     import keras
@@ -110,17 +131,32 @@ def train_word2vec(sentences, dim: int = 64, window: int = 4, negatives: int = 4
     rng = np.random.default_rng(seed)
     keras.utils.set_random_seed(seed)
     model = skipgram_model(len(vocabulary.words), positive_int("dim", dim))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True))  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
     losses, started = [], time.perf_counter()
     for _ in range(positive_int("epochs", epochs)):
-        targets, candidates = skipgram_examples(ids, vocabulary.counts, window, negatives, rng)
+        targets, candidates = skipgram_examples(
+            ids, vocabulary.counts, window, negatives, rng
+        )
         labels = np.zeros(candidates.shape, np.float32)
         labels[:, 0] = 1.0
-        history = model.fit([targets, candidates], labels, batch_size=batch_size,
-                            epochs=1, shuffle=False, verbose=0)  # fmt: skip
+        history = model.fit(
+            [targets, candidates],
+            labels,
+            batch_size=batch_size,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+        )
         losses.append(float(history.history["loss"][-1]))
     seconds = time.perf_counter() - started
     matrix = model.get_layer("word_vectors").get_weights()[0]
-    return Word2VecRun(WordVectors.from_matrix(vocabulary.words, matrix), losses,
-                       len(targets), seconds, model.count_params())  # fmt: skip
+    return Word2VecRun(
+        WordVectors.from_matrix(vocabulary.words, matrix),
+        losses,
+        len(targets),
+        seconds,
+        model.count_params(),
+    )

@@ -76,15 +76,28 @@ def analogy_accuracy(space: WordVectors, questions) -> pd.DataFrame:
     for q in questions:
         totals[q.section] = totals.get(q.section, 0) + 1
         if all(w in index for w in (q.a, q.b, q.c, q.d)):
-            rows.setdefault(q.section, []).append([index[w] for w in (q.a, q.b, q.c, q.d)])
+            rows.setdefault(q.section, []).append(
+                [index[w] for w in (q.a, q.b, q.c, q.d)]
+            )
     table = []
     for section, total in totals.items():
         ids = np.array(rows.get(section, []), dtype=np.int64).reshape(-1, 4)
         right = _top1_right(space.vectors, ids)
-        table.append({"section": section, "total": total, "asked": len(ids),
-                      "right": int(right.sum())})  # fmt: skip
+        table.append(
+            {
+                "section": section,
+                "total": total,
+                "asked": len(ids),
+                "right": int(right.sum()),
+            }
+        )
     frame = pd.DataFrame(table)
-    frame.loc[len(frame)] = ["all", frame.total.sum(), frame.asked.sum(), frame.right.sum()]
+    frame.loc[len(frame)] = [
+        "all",
+        frame.total.sum(),
+        frame.asked.sum(),
+        frame.right.sum(),
+    ]
     frame = frame.astype({"total": int, "asked": int, "right": int})
     frame["accuracy"] = frame.right / frame.asked.where(frame.asked > 0)
     return frame.set_index("section")
@@ -118,6 +131,9 @@ def plot_map(space: WordVectors, words, ax=None, title: str = ""):
     ax.scatter(xy[:, 0], xy[:, 1], s=12, color=plotting.PALETTE[0])
     for (x, y), word in zip(xy, words, strict=True):
         ax.annotate(word, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=9)
-    ax.set(xlabel="first principal component", ylabel="second principal component",
-           title=title)  # fmt: skip
+    ax.set(
+        xlabel="first principal component",
+        ylabel="second principal component",
+        title=title,
+    )
     return ax

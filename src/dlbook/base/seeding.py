@@ -23,22 +23,33 @@ def check_seed(seed: object) -> int:
     return int(seed)
 
 
+def reseed(seed: int | None) -> int | None:
+    """Seed Python, NumPy, Keras and TensorFlow's global generators with ``seed``
+    (nothing when ``seed`` is None): the one way the book re-seeds, e.g. before
+    building a model so that one seed always gives the same initial weights."""
+    if seed is None:
+        return None
+    seed = check_seed(seed)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)  # also seeds Python, NumPy and the TF global seed
+    return seed
+
+
 def seed_everything(seed: int = DEFAULT_SEED, deterministic_ops: bool = True) -> int:
-    """Seed Python, NumPy, Keras and TensorFlow; enable deterministic TF ops.
+    """:func:`reseed` with ``seed`` and enable deterministic TF ops.
 
     Used by every page (see ``dlbook.book.page.start_page``). Returns the seed so a page
     can show it. ``deterministic_ops`` makes TensorFlow pick deterministic kernels
     (slower for a few ops, identical results run to run).
     """
-    seed = check_seed(seed)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-    import tensorflow as tf
-
-    random.seed(seed)
-    np.random.seed(seed)
-    keras.utils.set_random_seed(seed)  # also seeds Python, NumPy and the TF global seed
+    seed = reseed(seed)
     if deterministic_ops:
+        import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
     return seed
 

@@ -17,5 +17,7 @@ def split_fractions(fractions) -> tuple[float, float, float]:
     """Return train/validation/test ``fractions`` if they are three positive numbers
     summing to 1, else raise ``ValueError``."""
     if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-9:
-        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+        raise ValueError(
+            f"fractions must be three positive numbers summing to 1, got {fractions}"
+        )
     return tuple(float(f) for f in fractions)

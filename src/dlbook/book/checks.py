@@ -27,7 +27,9 @@ def at_least(value: float, bound: float, what: str) -> str:
     """Require ``value >= bound``; return the verdict, e.g. ``"0.962 ≥ 0.9"``."""
     value, bound = _number(value, what), _number(bound, f"{what} (bound)")
     if value < bound:
-        raise ClaimFailed(f"{what}: measured {value:.4g}, expected at least {bound:.4g}")
+        raise ClaimFailed(
+            f"{what}: measured {value:.4g}, expected at least {bound:.4g}"
+        )
     return f"{value:.3g} ≥ {bound:.3g}"
 
 
@@ -43,5 +45,7 @@ def greater(a: float, b: float, what: str, margin: float = 0.0) -> str:
     """Require ``a > b + margin``; return the verdict, e.g. ``"0.91 > 0.52"``."""
     a, b = _number(a, what), _number(b, what)
     if not a > b + margin:
-        raise ClaimFailed(f"{what}: measured {a:.4g} vs {b:.4g}, expected a margin over {margin}")
+        raise ClaimFailed(
+            f"{what}: measured {a:.4g} vs {b:.4g}, expected a margin over {margin}"
+        )
     return f"{a:.3g} > {b:.3g}"

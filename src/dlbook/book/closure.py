@@ -16,12 +16,16 @@ from importlib import metadata, util
 from pathlib import Path
 
 
-def imported_names(code: str, current_module: str = "", is_package: bool = False) -> set[str]:
+def imported_names(
+    code: str, current_module: str = "", is_package: bool = False
+) -> set[str]:
     """Dotted names imported by ``code``; ``from x import a`` gives ``x`` and ``x.a``.
 
     Relative imports are resolved against ``current_module``. IPython magics are skipped.
     """
-    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines())
+    code = "\n".join(
+        "" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines()
+    )
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -76,7 +80,9 @@ class PackageIndex:
             path = self.module_file(name)
             found[name] = path
             parts = name.split(".")
-            todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages
+            todo += [
+                ".".join(parts[:i]) for i in range(1, len(parts))
+            ]  # parent packages
             inner = imported_names(path.read_text(), name, path.name == "__init__.py")
             todo += [n for n in inner if self.module_file(n) and n not in found]
         return found
@@ -85,7 +91,9 @@ class PackageIndex:
 @lru_cache(maxsize=1)
 def environment_fingerprint() -> str:
     """Hash of the name and version of every installed distribution."""
-    pins = sorted({f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions()})
+    pins = sorted(
+        {f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions()}
+    )
     return hashlib.sha256("\n".join(pins).encode()).hexdigest()
 
 

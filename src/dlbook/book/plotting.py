@@ -10,7 +10,16 @@ import matplotlib.pyplot as plt
 from dlbook.base.validate import positive_int
 
 #: Colour-blind-safe palette (Okabe-Ito), used in this order by every figure.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+PALETTE = [
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+]
 
 STYLE = {
     "figure.dpi": 100,
@@ -37,7 +46,9 @@ def use_book_style() -> None:
     mpl.rcParams.update(STYLE)
 
 
-def figure(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float | None = None):
+def figure(
+    nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float | None = None
+):
     """A new figure in the book style; returns ``(fig, axes)`` like ``plt.subplots``."""
     nrows, ncols = positive_int("nrows", nrows), positive_int("ncols", ncols)
     if width <= 0 or (height is not None and height <= 0):
@@ -48,7 +59,12 @@ def figure(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float | N
 
 
 def plot_curves(
-    ax, curves: dict[str, Sequence[float]], xlabel: str, ylabel: str, title="", start: int = 1
+    ax,
+    curves: dict[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    title="",
+    start: int = 1,
 ):
     """Draw named curves on ``ax``, the n-th value at x = ``start`` + n (epochs count
     from 1 by default; pass ``start=0`` for e.g. shifts of 0, 1, 2... pixels)."""
@@ -78,23 +94,31 @@ def animation_html(animation, alt: str, fps: float = 1.5):
     from matplotlib.animation import PillowWriter
 
     if not alt:
-        raise ValueError("alt must describe the animation for readers who cannot see it")
+        raise ValueError(
+            "alt must describe the animation for readers who cannot see it"
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "animation.gif"
         animation.save(path, writer=PillowWriter(fps=fps))
         encoded = base64.b64encode(path.read_bytes()).decode()
     alt = alt.replace('"', "&quot;")
-    return HTML(f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" style="max-width:100%">')
+    return HTML(
+        f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" style="max-width:100%">'
+    )
 
 
-def show_images(images, titles=(), ncols: int = 8, cmap: str = "gray", width: float = 9.0):
+def show_images(
+    images, titles=(), ncols: int = 8, cmap: str = "gray", width: float = 9.0
+):
     """A grid of images in the book style, axes off; returns the figure."""
     images = list(images)
     nrows = -(-len(images) // ncols)
     fig, axes = figure(nrows, ncols, width=width, height=width / ncols * nrows * 1.15)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, [*titles, *[""] * len(images)], strict=False):
+    for ax, image, title in zip(
+        axes.flat, images, [*titles, *[""] * len(images)], strict=False
+    ):
         ax.imshow(image, cmap=cmap)
         ax.set_title(title, fontsize=8)
     return fig

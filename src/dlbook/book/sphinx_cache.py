@@ -46,7 +46,9 @@ def code_cells(source: str, suffix: str = ".md") -> list[str]:
     for match in CODE_CELL.finditer(source):
         lines = match.group("body").splitlines()
         if lines and lines[0].strip() == "---":  # YAML options block
-            end = next((i for i, ln in enumerate(lines[1:], 1) if ln.strip() == "---"), 0)
+            end = next(
+                (i for i, ln in enumerate(lines[1:], 1) if ln.strip() == "---"), 0
+            )
             lines = lines[end + 1 :]
         while lines and lines[0].startswith(":"):  # short options, e.g. :tags:
             lines = lines[1:]
@@ -68,13 +70,17 @@ def page_key(source: str, suffix: str, index: PackageIndex | None) -> str | None
 
 
 def _rerun_requested(docname: str) -> bool:
-    wanted = {n.strip() for n in os.environ.get("DLBOOK_RERUN", "").split(",") if n.strip()}
+    wanted = {
+        n.strip() for n in os.environ.get("DLBOOK_RERUN", "").split(",") if n.strip()
+    }
     return docname in wanted
 
 
 def _current_key(app, docname: str) -> str | None:
     path = Path(app.env.doc2path(docname))
-    key = page_key(path.read_text(encoding="utf-8"), path.suffix, app.dlbook_package_index)
+    key = page_key(
+        path.read_text(encoding="utf-8"), path.suffix, app.dlbook_package_index
+    )
     if key is not None and _rerun_requested(docname):
         key = f"{key}-rerun-{time.time_ns()}"
     return key
@@ -93,7 +99,10 @@ def pasted_from(source: str, docname: str) -> set[str]:
     """Pages whose glued values ``source`` pastes (``{glue:text}`other.md::key```), as
     docnames relative to the docs folder."""
     folder = posixpath.dirname(docname)
-    return {posixpath.normpath(posixpath.join(folder, m)) for m in PASTED_FROM.findall(source)}
+    return {
+        posixpath.normpath(posixpath.join(folder, m))
+        for m in PASTED_FROM.findall(source)
+    }
 
 
 def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
@@ -163,7 +172,9 @@ def _on_doctree_read(app, doctree) -> None:
     if not code or any(cell.get("outputs") for cell in code):
         return
     try:
-        _, merged = get_cache(config.execution_cache_path).merge_match_into_notebook(notebook)
+        _, merged = get_cache(config.execution_cache_path).merge_match_into_notebook(
+            notebook
+        )
     except KeyError:  # not in the cache: nothing to add
         return
     for cell in merged.cells:

@@ -74,7 +74,9 @@ def data_folder() -> Path:
     """Where fetched archives live: ``$DLBOOK_DATA`` if set, else ``share/dlbook-data``
     inside the running Python environment."""
     configured = os.environ.get("DLBOOK_DATA")
-    return Path(configured) if configured else Path(sys.prefix) / "share" / "dlbook-data"
+    return (
+        Path(configured) if configured else Path(sys.prefix) / "share" / "dlbook-data"
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -169,7 +171,9 @@ def parse_ground_truth(text: str) -> tuple[list[str], np.ndarray]:
             continue
         parts = line.split("\t", 2)
         if len(parts) != 3:
-            raise ValueError(f"line {number}: expected id<TAB>rating<TAB>text, got {line!r}")
+            raise ValueError(
+                f"line {number}: expected id<TAB>rating<TAB>text, got {line!r}"
+            )
         texts.append(parts[2].strip())
         ratings.append(float(parts[1]))
     return texts, np.array(ratings)

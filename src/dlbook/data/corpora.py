@@ -22,7 +22,9 @@ WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def _read(name: str) -> bytes:
-    return archives.read_member(archives.archive_path(archives.GENSIM), TEST_DATA + name)
+    return archives.read_member(
+        archives.archive_path(archives.GENSIM), TEST_DATA + name
+    )
 
 
 def tokenize(text: str) -> list[str]:
@@ -49,12 +51,20 @@ def wikipedia_articles() -> list[str]:
     """The prose of each non-redirect page of gensim's Wikipedia excerpt."""
     dump = bz2.decompress(_read(WIKIPEDIA)).decode("utf-8")
     pages = re.findall(r"<text[^>]*>(.*?)</text>", dump, flags=re.S)
-    return [strip_wiki_markup(p) for p in pages if not p.lstrip().upper().startswith("#REDIRECT")]
+    return [
+        strip_wiki_markup(p)
+        for p in pages
+        if not p.lstrip().upper().startswith("#REDIRECT")
+    ]
 
 
 def lee_articles() -> list[str]:
     """The 300 news articles of the Lee background corpus, one per line."""
-    return [line for line in _read("lee_background.cor").decode("utf-8").splitlines() if line]
+    return [
+        line
+        for line in _read("lee_background.cor").decode("utf-8").splitlines()
+        if line
+    ]
 
 
 def sentences(min_words: int = 3) -> list[list[str]]:
@@ -79,12 +89,16 @@ class Analogy:
 def analogy_questions() -> list[Analogy]:
     """Mikolov et al.'s analogy questions, lower-cased, with their section names."""
     questions, section = [], None
-    for number, line in enumerate(_read("questions-words.txt").decode().splitlines(), 1):
+    for number, line in enumerate(
+        _read("questions-words.txt").decode().splitlines(), 1
+    ):
         if line.startswith(":"):
             section = line[1:].strip()
             continue
         words = line.lower().split()
         if len(words) != 4 or section is None:
-            raise ValueError(f"questions-words.txt line {number}: expected 4 words, got {line!r}")
+            raise ValueError(
+                f"questions-words.txt line {number}: expected 4 words, got {line!r}"
+            )
         questions.append(Analogy(section, *words))
     return questions

@@ -78,15 +78,23 @@ def efficientnet_lite0(
 
     input_shape = _input_shape(input_shape)
     classes = positive_int("classes", classes)
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, int | float)
+        or not 0 <= dropout < 1
+    ):
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     weights_file = _weights_argument(weights)
     if weights is not None and input_shape[-1] != 3:
-        raise ValueError(f"input_shape must have 3 channels with weights, got {input_shape}")
+        raise ValueError(
+            f"input_shape must have 3 channels with weights, got {input_shape}"
+        )
     if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError(f"classes must be 1000 with weights='imagenet' and a top, got {classes}")
+        raise ValueError(
+            f"classes must be 1000 with weights='imagenet' and a top, got {classes}"
+        )
 
     inputs = keras.Input(input_shape, name="image")
     x = _conv_bn(inputs, STEM_CHANNELS, 3, 2, "stem")
@@ -94,7 +102,9 @@ def efficientnet_lite0(
     for stage, (repeats, kernel, stride, expansion, out) in enumerate(STAGES, start=1):
         for repeat in range(repeats):
             name = f"block{stage}{string.ascii_lowercase[repeat]}"
-            x = _mbconv(x, channels, out, kernel, stride if repeat == 0 else 1, expansion, name)
+            x = _mbconv(
+                x, channels, out, kernel, stride if repeat == 0 else 1, expansion, name
+            )
             channels = out
     x = _conv_bn(x, HEAD_CHANNELS, 1, 1, "top")
     if include_top:
@@ -116,11 +126,15 @@ def efficientnet_lite0(
 
 def _input_shape(input_shape) -> tuple:
     if not isinstance(input_shape, tuple | list) or len(input_shape) != 3:
-        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+        raise ValueError(
+            f"input_shape must be (height, width, channels), got {input_shape!r}"
+        )
     height, width, channels = input_shape
     for side in (height, width):
         if side is not None and (not isinstance(side, int | np.integer) or side < 32):
-            raise ValueError(f"input_shape sides must be None or ints >= 32, got {input_shape}")
+            raise ValueError(
+                f"input_shape sides must be None or ints >= 32, got {input_shape}"
+            )
     positive_int("input_shape channels", channels)
     return tuple(input_shape)
 
@@ -138,18 +152,29 @@ def _weights_argument(weights) -> Path | None:
     return path
 
 
-def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: bool = True):
+def _conv_bn(
+    x, filters: int, kernel: int, stride: int, name: str, activation: bool = True
+):
     """Convolution (no bias), batch normalization and, unless told not to, ReLU6."""
     from keras import layers
 
     x = layers.Conv2D(
-        filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
+        filters,
+        kernel,
+        strides=stride,
+        padding="same",
+        use_bias=False,
+        name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(
+        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn"
+    )(x)
     return layers.ReLU(6.0, name=f"{name}_activation")(x) if activation else x
 
 
-def _mbconv(x, channels: int, out: int, kernel: int, stride: int, expansion: int, name: str):
+def _mbconv(
+    x, channels: int, out: int, kernel: int, stride: int, expansion: int, name: str
+):
     """An inverted-residual block: 1x1 expansion, depthwise convolution, 1x1 projection,
     and a skip connection when the shape allows it. Lite: ReLU6, no squeeze-excite."""
     from keras import layers
@@ -160,7 +185,9 @@ def _mbconv(x, channels: int, out: int, kernel: int, stride: int, expansion: int
     x = layers.DepthwiseConv2D(
         kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv"
     )(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(
+        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn"
+    )(x)
     x = layers.ReLU(6.0, name=f"{name}_activation")(x)
     x = _conv_bn(x, out, 1, 1, f"{name}_project", activation=False)
     if stride == 1 and channels == out:
@@ -181,10 +208,21 @@ def imagenet_state_dict(folder: Path | None = None) -> dict[str, np.ndarray]:
 def _torch_prefixes(model) -> dict[str, str]:
     """Keras layer name -> PyTorch module name in the checkpoint (EfficientNet-PyTorch's
     naming: ``_conv_stem``, ``_blocks.<i>._expand_conv``, ``_conv_head``, ``_fc``)."""
-    names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "top_conv": "_conv_head",
-             "top_bn": "_bn1", "predictions": "_fc"}  # fmt: skip
-    parts = {"expand_conv": "_expand_conv", "expand_bn": "_bn0", "dwconv": "_depthwise_conv",
-             "bn": "_bn1", "project_conv": "_project_conv", "project_bn": "_bn2"}  # fmt: skip
+    names = {
+        "stem_conv": "_conv_stem",
+        "stem_bn": "_bn0",
+        "top_conv": "_conv_head",
+        "top_bn": "_bn1",
+        "predictions": "_fc",
+    }
+    parts = {
+        "expand_conv": "_expand_conv",
+        "expand_bn": "_bn0",
+        "dwconv": "_depthwise_conv",
+        "bn": "_bn1",
+        "project_conv": "_project_conv",
+        "project_bn": "_bn2",
+    }
     for index, block in enumerate(block_names(model)):
         for part, torch_part in parts.items():
             names[f"{block}_{part}"] = f"_blocks.{index}.{torch_part}"
@@ -230,12 +268,16 @@ def load_imagenet_weights(model, state_dict: dict[str, np.ndarray] | None = None
             continue
         kind = type(layer).__name__
         if layer.name not in prefixes or kind not in TORCH_SUFFIXES:
-            problems.append(f"layer {layer.name!r} ({kind}) has no counterpart in the checkpoint")
+            problems.append(
+                f"layer {layer.name!r} ({kind}) has no counterpart in the checkpoint"
+            )
             continue
         keys = [f"{prefixes[layer.name]}.{suffix}" for suffix in TORCH_SUFFIXES[kind]]
         if len(keys) != len(layer.weights):
-            problems.append(f"layer {layer.name!r} has {len(layer.weights)} weights, expected "
-                            f"{len(keys)} ({', '.join(keys)})")  # fmt: skip
+            problems.append(
+                f"layer {layer.name!r} has {len(layer.weights)} weights, expected "
+                f"{len(keys)} ({', '.join(keys)})"
+            )
             continue
         values = []
         for key, variable in zip(keys, layer.weights, strict=True):
@@ -245,17 +287,25 @@ def load_imagenet_weights(model, state_dict: dict[str, np.ndarray] | None = None
             used.add(key)
             value = _from_torch(kind, np.asarray(state[key]))
             if tuple(value.shape) != tuple(variable.shape):
-                problems.append(f"layer {layer.name!r}: {key} has shape {state[key].shape}, "
-                                f"which gives {value.shape}, but {variable.path} is "
-                                f"{tuple(variable.shape)}")  # fmt: skip
+                problems.append(
+                    f"layer {layer.name!r}: {key} has shape {state[key].shape}, "
+                    f"which gives {value.shape}, but {variable.path} is "
+                    f"{tuple(variable.shape)}"
+                )
             values.append(value)
         updates.append((layer, values))
-    unused = {key for key in state if key not in used and not key.endswith(".num_batches_tracked")}
+    unused = {
+        key
+        for key in state
+        if key not in used and not key.endswith(".num_batches_tracked")
+    }
     if "predictions" not in {layer.name for layer in model.layers}:
         unused -= {"_fc.weight", "_fc.bias"}
     problems += [f"checkpoint tensor {key} matches no layer" for key in sorted(unused)]
     if problems:
-        raise ValueError("the checkpoint does not fit the model:\n  " + "\n  ".join(problems))
+        raise ValueError(
+            "the checkpoint does not fit the model:\n  " + "\n  ".join(problems)
+        )
     for layer, values in updates:
         layer.set_weights(values)
     return model
@@ -268,9 +318,15 @@ def to_torch_state_dict(model) -> dict[str, np.ndarray]:
     inverse = {"Conv2D": (3, 2, 0, 1), "DepthwiseConv2D": (2, 3, 0, 1)}
     for layer in model.layers:
         kind = type(layer).__name__
-        if not layer.weights or kind not in TORCH_SUFFIXES or layer.name not in prefixes:
+        if (
+            not layer.weights
+            or kind not in TORCH_SUFFIXES
+            or layer.name not in prefixes
+        ):
             continue
-        for suffix, value in zip(TORCH_SUFFIXES[kind], layer.get_weights(), strict=True):
+        for suffix, value in zip(
+            TORCH_SUFFIXES[kind], layer.get_weights(), strict=True
+        ):
             if kind in inverse:
                 value = value.transpose(inverse[kind])
             elif kind == "Dense" and value.ndim == 2:
@@ -298,7 +354,9 @@ def preprocess(images, size: int = IMAGE_SIZE, crop_fraction: float | None = Non
     if images.ndim == 3:
         images = images[None]
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must be (h, w, 3) or (n, h, w, 3), got shape {images.shape}")
+        raise ValueError(
+            f"images must be (h, w, 3) or (n, h, w, 3), got shape {images.shape}"
+        )
     if images.dtype == bool or not np.issubdtype(images.dtype, np.number):
         raise ValueError(f"images must hold numbers 0..255, got dtype {images.dtype}")
     if images.size == 0:
@@ -310,10 +368,16 @@ def preprocess(images, size: int = IMAGE_SIZE, crop_fraction: float | None = Non
         )
     size = positive_int("size", size)
     if crop_fraction is not None:
-        if isinstance(crop_fraction, bool) or not isinstance(crop_fraction, int | float):
-            raise ValueError(f"crop_fraction must be None or in (0, 1], got {crop_fraction!r}")
+        if isinstance(crop_fraction, bool) or not isinstance(
+            crop_fraction, int | float
+        ):
+            raise ValueError(
+                f"crop_fraction must be None or in (0, 1], got {crop_fraction!r}"
+            )
         if not 0 < crop_fraction <= 1:
-            raise ValueError(f"crop_fraction must be None or in (0, 1], got {crop_fraction!r}")
+            raise ValueError(
+                f"crop_fraction must be None or in (0, 1], got {crop_fraction!r}"
+            )
         height, width = images.shape[1:3]
         side = max(1, round(min(height, width) * crop_fraction))
         top, left = (height - side) // 2, (width - side) // 2
@@ -323,8 +387,11 @@ def preprocess(images, size: int = IMAGE_SIZE, crop_fraction: float | None = Non
 
 
 # ImageNet-1k has two pairs of classes with the same first lemma
-SAME_NAMES = {"n02012849": "crane (bird)", "n03126707": "crane (machine)",
-              "n03710721": "maillot (tank suit)"}  # fmt: skip
+SAME_NAMES = {
+    "n02012849": "crane (bird)",
+    "n03126707": "crane (machine)",
+    "n03710721": "maillot (tank suit)",
+}
 
 
 def imagenet_class_names(folder: Path | None = None) -> list[str]:
@@ -341,7 +408,9 @@ def imagenet_class_names(folder: Path | None = None) -> list[str]:
         lemmas[synset] = lemma.split(",")[0].strip()
     names = [SAME_NAMES.get(synset) or lemmas[synset] for synset in synsets]
     if len(names) != 1000 or len(set(names)) != 1000:
-        raise ValueError(f"{IMAGENET_SYNSETS} does not give 1000 distinct ImageNet-1k classes")
+        raise ValueError(
+            f"{IMAGENET_SYNSETS} does not give 1000 distinct ImageNet-1k classes"
+        )
     return names
 
 
@@ -361,7 +430,8 @@ def top_k(probabilities, k: int = 5, names: list[str] | None = None):
         raise ValueError(f"k must be at most {len(names)}, got {k}")
     rows = probabilities[None] if probabilities.ndim == 1 else probabilities
     best = [
-        [(names[i], float(row[i])) for i in np.argsort(-row, kind="stable")[:k]] for row in rows
+        [(names[i], float(row[i])) for i in np.argsort(-row, kind="stable")[:k]]
+        for row in rows
     ]
     return best[0] if probabilities.ndim == 1 else best
 
@@ -404,7 +474,9 @@ def set_trainable_from(model, block_prefix: str):
     if not isinstance(block_prefix, str) or not block_prefix:
         raise ValueError(f"block_prefix must be a non-empty str, got {block_prefix!r}")
     names = [layer.name for layer in model.layers]
-    start = next((i for i, name in enumerate(names) if name.startswith(block_prefix)), None)
+    start = next(
+        (i for i, name in enumerate(names) if name.startswith(block_prefix)), None
+    )
     if start is None:
         raise ValueError(
             f"block_prefix {block_prefix!r} starts no layer name; blocks are "
@@ -424,5 +496,7 @@ def unfreeze_top_blocks(model, n: int):
     blocks = block_names(model)
     n = positive_int("n", n)
     if n > len(blocks):
-        raise ValueError(f"n must be at most {len(blocks)} (the number of blocks), got {n}")
+        raise ValueError(
+            f"n must be at most {len(blocks)} (the number of blocks), got {n}"
+        )
     return set_trainable_from(model, blocks[-n])

