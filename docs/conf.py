@@ -3,12 +3,11 @@
 import os
 from pathlib import Path
 
-# Set before any kernel starts: kernels inherit the build's environment.
-# TF_ENABLE_ONEDNN_OPTS=0 keeps float results the same from run to run and silences
-# the oneDNN banner TensorFlow prints to stderr whatever TF_CPP_MIN_LOG_LEVEL says.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("PYTHONHASHSEED", "0")
+from dlbook.book import settings
+
+# Set before any kernel starts: kernels inherit the build's environment (the variables
+# and why: dlbook.book.settings.ENVIRONMENT).
+settings.apply_environment(os.environ)
 
 project = "dlbook"
 author = "the dlbook authors"

@@ -12,14 +12,29 @@ import json
 import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+from dlbook.book import settings  # noqa: E402  (standard library only)
+
+settings.apply_environment(os.environ)
 
 import matplotlib  # noqa: E402
+import pytest  # noqa: E402
 
 matplotlib.use("Agg")  # this process only: nbval's kernels keep the inline backend
 
 ROOT = Path(__file__).resolve().parents[1]
+REQUIRE_DATA = "DLBOOK_REQUIRE_DATA"
+
+
+def missing_data(reason: str):
+    """Skip a test whose fetched data or weights are absent, except where they must be
+    there (``DLBOOK_REQUIRE_DATA=1``, set by ``nox -s tests``): then it fails."""
+    if os.environ.get(REQUIRE_DATA, "") == "1":
+        pytest.fail(
+            f"{reason} ({REQUIRE_DATA}=1: nox installs it, so it must be there)"
+        )
+    pytest.skip(reason)
+
+
 GLUE_PREFIX = "application/papermill.record/"
 
 

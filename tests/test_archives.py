@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import missing_data
 
+from dlbook.book import settings
 from dlbook.data import MissingDependencyError, archives
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +75,7 @@ def test_movie_review_snippets_when_fetched():
     try:
         reviews = archives.movie_review_snippets()
     except MissingDependencyError:
-        pytest.skip("the VADER archive is not fetched in this environment")
+        missing_data("the VADER archive is not fetched in this environment")
     assert len(reviews) == 10_568 and reviews.x.shape == reviews.y.shape
     assert set(np.unique(reviews.y)) == {0, 1} and 0.45 < reviews.y.mean() < 0.55
     assert all(isinstance(t, str) and t for t in reviews.x[:100])
@@ -95,7 +97,7 @@ def test_members_of_a_wheel_inside_a_tarball_are_read(tmp_path):
 
 
 def test_the_fetch_command_named_is_the_one_for_the_listing_file(tmp_path):
-    with pytest.raises(MissingDependencyError, match="--platform manylinux2014_x86_64"):
+    with pytest.raises(MissingDependencyError, match="--platform=manylinux2014_x86_64"):
         archives.archive_path(archives.GENSIM, tmp_path)
 
 
@@ -117,4 +119,4 @@ def test_every_archive_is_pinned_with_the_same_hash_in_its_requirements_file(arc
     ]
     assert len(lines) == 1, f"{project} should be listed once in {archive.listed_in}"
     assert lines[0].endswith(f"--hash=sha256:{archive.sha256}")
-    assert archive.listed_in in archives.FETCH_COMMANDS
+    assert archive.listed_in in settings.FETCH_OPTIONS

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dlbook import convnets
+from dlbook import convnet_internals, convnets, training
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def _corner_model():
 
 
 def test_occlusion_map_marks_exactly_the_part_the_model_reads():
-    heat = convnets.occlusion_map(
+    heat = convnet_internals.occlusion_map(
         _corner_model(), np.ones((28, 28, 1), np.float32), 0, 6, 2
     )
     assert heat.shape == (12, 12)
@@ -114,16 +114,17 @@ def test_occlusion_map_marks_exactly_the_part_the_model_reads():
 def test_grad_cam_and_activations_shapes():
     model = convnets.mnist_convnet()
     image = np.random.default_rng(1).random((28, 28, 1)).astype("float32")
-    cam = convnets.grad_cam(model, image, class_index=3)
+    cam, gradient = convnet_internals.grad_cam(model, image, class_index=3)
+    assert gradient > 0
     assert cam.shape == (28, 28) and cam.min() >= 0 and cam.max() <= 1 + 1e-6
-    maps = convnets.conv_activations(model, image)
+    maps = convnet_internals.conv_activations(model, image)
     assert {k: v.shape for k, v in maps.items()} == {
         "conv1": (26, 26, 32),
         "conv2": (11, 11, 64),
         "conv3": (3, 3, 128),
     }
     with pytest.raises(ValueError, match="layer must be one of"):
-        convnets.grad_cam(model, image, 0, layer="conv9")
+        convnet_internals.grad_cam(model, image, 0, layer="conv9")
 
 
 def test_filter_patterns_increase_the_filter_response():
@@ -141,7 +142,7 @@ def test_filter_patterns_increase_the_filter_response():
 
 def test_train_classifier_rejects_bad_epochs():
     with pytest.raises(ValueError, match="epochs"):
-        convnets.train_classifier(convnets.mnist_dense(), None, epochs=0)
+        training.fit_classifier(convnets.mnist_dense(), None, epochs=0)
 
 
 def test_seeded_models_start_from_the_same_weights():
@@ -150,3 +151,23 @@ def test_seeded_models_start_from_the_same_weights():
     second = convnets.mnist_convnet(seed=5).get_weights()[0]
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first, convnets.mnist_convnet(seed=6).get_weights()[0])
+
+
+def test_grad_cam_on_the_logit_does_not_saturate_where_the_probability_does():
+    import keras
+
+    model = convnets.mnist_convnet(seed=0)
+    last = model.layers[-1]
+    image = np.random.default_rng(2).random((28, 28, 1)).astype("float32")
+    # make the network certain of class 3: a large bias on that class's score
+    bias = np.zeros(10, "float32")
+    bias[3] = 40.0
+    last.bias.assign(bias)
+    assert float(keras.ops.max(model(image[None]))) > 0.999999
+    _, from_logit = convnet_internals.grad_cam(model, image, 3)
+    _, from_probability = convnet_internals.grad_cam(
+        model, image, 3, score="probability"
+    )
+    assert from_logit > 0 and from_probability < 1e-6 * from_logit
+    with pytest.raises(ValueError, match="score must be"):
+        convnet_internals.grad_cam(model, image, 3, score="softmax")

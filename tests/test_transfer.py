@@ -1,10 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import missing_data
 
-from dlbook import convnets, transfer
+from dlbook import convnets, data, training, transfer
 from dlbook.base.seeding import seed_everything
-from dlbook.data import MissingDependencyError
+from dlbook.data import MissingDependencyError, archives
 
 
 def tiny_convnet(seed):
@@ -17,7 +18,7 @@ def tiny_convnet(seed):
 
 
 def test_lfw_faces_are_faces_first():
-    faces = transfer.lfw_faces()
+    faces = data.lfw_faces()
     assert faces.x.shape == (200, 25, 25) and faces.x.dtype == np.float32
     assert faces.x.min() >= 0 and faces.x.max() <= 1
     np.testing.assert_array_equal(faces.y, [1] * 100 + [0] * 100)
@@ -84,8 +85,8 @@ def test_split_at_block_composes_to_the_model():
     for block in ("block1a", "block2a"):
         bottom, top = transfer.split_at_block(model, block)
         np.testing.assert_allclose(
-            convnets.predict(top, convnets.predict(bottom, x)),
-            convnets.predict(model, x),
+            training.predict(top, training.predict(bottom, x)),
+            training.predict(model, x),
             rtol=1e-6,
             atol=1e-6,
         )
@@ -104,12 +105,12 @@ def test_predict_batches_like_one_call():
     x = np.random.default_rng(1).normal(size=(7, 8, 8, 3)).astype("float32")
     whole = np.asarray(model(x, training=False))
     np.testing.assert_allclose(
-        convnets.predict(model, x, batch_size=3), whole, atol=1e-6
+        training.predict(model, x, batch_size=3), whole, atol=1e-6
     )
     with pytest.raises(ValueError, match="x must hold at least one example"):
-        convnets.predict(model, x[:0])
+        training.predict(model, x[:0])
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
-        convnets.predict(model, x, batch_size=0)
+        training.predict(model, x, batch_size=0)
 
 
 def test_repeated_batches_use_every_example_equally():
@@ -130,7 +131,7 @@ def test_softmax_head_and_with_head():
     same = transfer.softmax_head(6, classes=3, seed=1)
     np.testing.assert_array_equal(head.get_weights()[0], same.get_weights()[0])
     model = transfer.with_head(_blocks_model(), head)
-    probabilities = convnets.predict(model, np.zeros((2, 8, 8, 3), "float32"))
+    probabilities = training.predict(model, np.zeros((2, 8, 8, 3), "float32"))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
     with pytest.raises(ValueError, match="classes must be at least 2"):
         transfer.softmax_head(6, classes=1)
@@ -326,7 +327,7 @@ def test_frozen_batchnorm_keeps_its_statistics_and_trainable_one_does_not():
 
 
 def test_digit_halves_and_convnet_base():
-    source, target = transfer.digit_halves(seed=0)
+    source, target = data.digit_halves(seed=0)
     assert source.train[0].shape[1:] == (28, 28, 1)
     assert set(np.unique(source.train[1])) == {0, 1, 2, 3, 4}
     assert set(np.unique(target.y)) == {5, 6, 7, 8, 9}
@@ -337,7 +338,7 @@ def test_digit_halves_and_convnet_base():
     model = convnets.mnist_convnet(filters=(16, 32, 64), seed=0)
     base = transfer.convnet_base(model)
     assert base.output.shape[1:] == (3 * 3 * 64,)
-    assert convnets.predict(base, target.x[:3]).shape == (3, 576)
+    assert training.predict(base, target.x[:3]).shape == (3, 576)
     with pytest.raises(ValueError, match="last must start a layer name"):
         transfer.convnet_base(model, "nothing")
 
@@ -363,11 +364,11 @@ def test_bag_of_words_method_learns_from_words():
 
 def test_balanced_reviews():
     try:
-        reviews = transfer.balanced_reviews(per_class=30, seed=1)
+        reviews = archives.balanced_reviews(per_class=30, seed=1)
     except MissingDependencyError:
-        pytest.skip("the VADER archive is not fetched in this environment")
+        missing_data("the VADER archive is not fetched in this environment")
     assert len(reviews) == 60 and np.bincount(reviews.y).tolist() == [30, 30]
-    again = transfer.balanced_reviews(per_class=30, seed=1)
+    again = archives.balanced_reviews(per_class=30, seed=1)
     np.testing.assert_array_equal(again.x, reviews.x)
     with pytest.raises(ValueError, match="per_class must be at most"):
-        transfer.balanced_reviews(per_class=100_000)
+        archives.balanced_reviews(per_class=100_000)

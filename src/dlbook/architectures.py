@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import convnets, data
+from dlbook import data, training
+from dlbook.base.seeding import reseed
 from dlbook.base.validate import positive_int
 
 
@@ -169,11 +170,11 @@ def run(
     """Seed, build, train with early stopping on validation accuracy (none when
     ``patience`` is None), score on test. ``chance`` is the test share of the most
     frequent class."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
+    reseed(seed)
     model = build()
-    trained = convnets.train_classifier(model, splits, epochs=epochs, patience=patience)
+    trained = training.fit_classifier(
+        model, splits, epochs=epochs, patience=patience, seed=seed
+    )
     chance = float(np.bincount(splits.test[1]).max() / len(splits.test[1]))
     return Run(
         model.name,

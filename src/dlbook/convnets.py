@@ -1,20 +1,18 @@
-"""Convolutional networks: the mechanics, the MNIST convnet, and tools to look inside.
+"""Convolutional networks: the mechanics, the MNIST convnet, what its layers learn.
 
-Used by ``docs/convnets.md`` (mechanics, training, the notes' claims),
-``docs/convnet_internals.md`` (activations, occlusion, Grad-CAM) and
-``docs/separable.md`` (the same network with separable convolutions).
+Used by ``docs/convnets.md`` (mechanics, training, the notes' claims); the trained
+network is reused by ``docs/convnet_internals.md`` (whose own tools are in
+:mod:`dlbook.convnet_internals`), ``docs/separable.md`` and ``docs/transfer.md``.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import data
-from dlbook.base.seeding import check_seed
+from dlbook import data, training
+from dlbook.base.seeding import reseed
 from dlbook.base.validate import positive_int
 
 PADDINGS = ("valid", "same")
@@ -175,20 +173,6 @@ def convolution_animation(image: np.ndarray, kernel: np.ndarray, interval: int =
 # --- data and models ---------------------------------------------------------------
 
 
-def _reseed(seed: int | None) -> None:
-    if seed is not None:
-        import keras
-
-        keras.utils.set_random_seed(check_seed(seed))
-
-
-def mnist_splits(seed: int = 0) -> data.Splits:
-    """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], split 70/10/20."""
-    digits = data.mnist_digits()
-    x = digits.x[..., None].astype(np.float32) / 255.0
-    return data.split(x, digits.y, fractions=(0.7, 0.1, 0.2), seed=seed)
-
-
 def mnist_convnet(
     downsampling: str = "maxpool",
     augment: bool = False,
@@ -213,7 +197,7 @@ def mnist_convnet(
     import keras
     from keras import layers
 
-    _reseed(seed)
+    reseed(seed)
     if downsampling not in ("maxpool", "strided"):
         raise ValueError(
             f"downsampling must be 'maxpool' or 'strided', got {downsampling!r}"
@@ -259,7 +243,7 @@ def mnist_dense(hidden: int = 128, seed: int | None = None):
     import keras
     from keras import layers
 
-    _reseed(seed)
+    reseed(seed)
     stack = [
         layers.Flatten(),
         layers.Dense(hidden, activation="relu"),
@@ -267,77 +251,6 @@ def mnist_dense(hidden: int = 128, seed: int | None = None):
         layers.Dense(10, activation="softmax"),
     ]
     return keras.Sequential([keras.Input((28, 28, 1)), *stack], name="dense")
-
-
-@dataclass
-class Trained:
-    """A trained model with its learning curves, speed and test accuracy."""
-
-    model: object
-    history: dict
-    seconds_per_epoch: float
-    test_accuracy: float
-
-    @property
-    def epochs(self) -> int:
-        return len(self.history["loss"])
-
-
-def train_classifier(
-    model,
-    splits: data.Splits,
-    epochs: int,
-    batch_size: int = 64,
-    patience: int | None = None,
-) -> Trained:
-    """Train with Adam and sparse categorical crossentropy; evaluate on the test part.
-
-    With ``patience``, stop when validation accuracy has not improved for that many
-    epochs and keep the best weights.
-    """
-    import keras
-
-    positive_int("epochs", epochs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    callbacks = []
-    if patience:
-        best = keras.callbacks.EarlyStopping(
-            "val_accuracy", patience=patience, restore_best_weights=True
-        )
-        callbacks.append(best)
-    start = time.perf_counter()
-    history = model.fit(
-        *splits.train,
-        validation_data=splits.val,
-        epochs=epochs,
-        batch_size=batch_size,
-        callbacks=callbacks,
-        verbose=0,
-    )
-    per_epoch = (time.perf_counter() - start) / len(history.history["loss"])
-    return Trained(model, history.history, per_epoch, accuracy(model, *splits.test))
-
-
-def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """``model``'s outputs for ``x`` in inference mode, by eager batches (no per-model
-    retracing warnings), as one array; also how docs/transfer.md runs a frozen base
-    over its images once."""
-    x = np.asarray(x)
-    batch_size = positive_int("batch_size", batch_size)
-    if len(x) == 0:
-        raise ValueError("x must hold at least one example")
-    batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
-    return np.concatenate(
-        [np.asarray(model(batch, training=False)) for batch in batches]
-    )
-
-
-def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(predict(model, x), axis=1) == y))
 
 
 # --- translation --------------------------------------------------------------------
@@ -370,10 +283,10 @@ def shift(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
 def shift_accuracy(model, x: np.ndarray, y: np.ndarray, max_shift: int) -> list[float]:
     """Test accuracy with digits moved 0..``max_shift`` pixels, averaged over the four
     directions (right, left, down, up)."""
-    scores = [accuracy(model, x, y)]
+    scores = [training.accuracy(model, x, y)]
     for k in range(1, max_shift + 1):
         moved = [shift(x, dx, dy) for dx, dy in ((k, 0), (-k, 0), (0, k), (0, -k))]
-        scores.append(float(np.mean([accuracy(model, m, y) for m in moved])))
+        scores.append(float(np.mean([training.accuracy(model, m, y) for m in moved])))
     return scores
 
 
@@ -429,10 +342,10 @@ def linear_probe(
         inputs, inner, _ = _trace(model, name)
         pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inner))
         x_train, y_train = splits.train[0][:train_size], splits.train[1][:train_size]
-        features = predict(pooled, x_train)
+        features = training.predict(pooled, x_train)
         probe = LogisticRegression(max_iter=2000).fit(features, y_train)
         scores[name] = float(
-            probe.score(predict(pooled, splits.test[0]), splits.test[1])
+            probe.score(training.predict(pooled, splits.test[0]), splits.test[1])
         )
     return scores
 
@@ -441,19 +354,6 @@ def conv_layer_names(model) -> list[str]:
     return [
         layer.name for layer in model.layers if "conv" in type(layer).__name__.lower()
     ]
-
-
-def conv_activations(model, image: np.ndarray) -> dict[str, np.ndarray]:
-    """Feature maps ``(height, width, filters)`` of every conv layer for one image."""
-    import keras
-
-    maps = {}
-    for name in conv_layer_names(model):
-        inputs, inner, _ = _trace(model, name)
-        maps[name] = np.asarray(
-            keras.Model(inputs, inner)(image[None], training=False)
-        )[0]
-    return maps
 
 
 def filter_patterns(
@@ -497,43 +397,3 @@ def responsive_filters(model, layer: str, count: int = 8) -> list[int]:
         axis=(0, 1, 2)
     )
     return [int(i) for i in np.flatnonzero(response > 0)[:count]]
-
-
-def occlusion_map(
-    model,
-    image: np.ndarray,
-    label: int,
-    patch: int = 6,
-    stride: int = 2,
-    fill: float = 0.0,
-) -> np.ndarray:
-    """Probability of ``label`` as a ``patch`` x ``patch`` square of ``fill`` slides over
-    the image: low values mark the parts the answer depends on (cs231n's heat-map)."""
-    height, width = image.shape[:2]
-    rows = conv_output_size(height, patch, stride)
-    cols = conv_output_size(width, patch, stride)
-    occluded = np.repeat(image[None], rows * cols, axis=0)
-    for n, (i, j) in enumerate(np.ndindex(rows, cols)):
-        occluded[
-            n, i * stride : i * stride + patch, j * stride : j * stride + patch
-        ] = fill
-    return predict(model, occluded)[:, label].reshape(rows, cols)
-
-
-def grad_cam(model, image: np.ndarray, class_index: int, layer: str | None = None):
-    """Grad-CAM: the last conv layer's feature maps weighted by the gradient of the class
-    score, ReLU'd, scaled to [0, 1] and resized to the image."""
-    import keras
-    import tensorflow as tf
-
-    layer = layer or conv_layer_names(model)[-1]
-    inputs, inner, output = _trace(model, layer)
-    both = keras.Model(inputs, [inner, output])
-    with tf.GradientTape() as tape:
-        maps, probabilities = both(image[None], training=False)
-        score = probabilities[:, class_index]
-    weights = tf.reduce_mean(tape.gradient(score, maps), axis=(1, 2))
-    cam = tf.nn.relu(tf.reduce_sum(maps * weights[:, None, None, :], axis=-1))[0]
-    cam = cam / (tf.reduce_max(cam) + 1e-8)
-    resized = tf.image.resize(cam[..., None], image.shape[:2], method="bilinear")
-    return resized.numpy()[..., 0]

@@ -5,11 +5,11 @@ Used by ``docs/forecasting.md`` (weekly Mauna Loa CO2).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from dlbook import training
 from dlbook.base.validate import positive_int, split_fractions
 from dlbook.last_layer import mean_absolute_error as mae
 from dlbook.recurrent import CELLS
@@ -118,6 +118,7 @@ def fit_forecaster(
     epochs: int = 40,
     patience: int = 6,
     units: int = 32,
+    seed: int = 0,
 ) -> Fit:
     """Train one forecaster on scaled windows and score it in real units.
 
@@ -125,7 +126,6 @@ def fit_forecaster(
     ``relative=True`` subtracts each window's last value from inputs and target, so the
     model predicts the *change*, which stays in range when the level trends upwards.
     """
-    import keras
 
     def encode(w: Windows):
         if relative:
@@ -142,18 +142,17 @@ def fit_forecaster(
     else:
         mean, scale = float(train.x.mean()), float(train.x.std())
     model = forecaster(kind, train.x.shape[1], units)
-    model.compile(keras.optimizers.Adam(1e-3), "mse")
-    stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
-    start = time.perf_counter()
-    history = model.fit(
-        *encode(train),
-        validation_data=encode(val),
+    trained = training.fit(
+        model,
+        encode(train),
+        val=encode(val),
+        loss="mse",
         epochs=epochs,
         batch_size=32,
-        callbacks=[stop],
-        verbose=0,
+        patience=patience,
+        seed=seed,
     )
-    per_epoch = (time.perf_counter() - start) / len(history.history["loss"])
+    per_epoch = trained.seconds_per_epoch
 
     def predict(w):
         return decode(w, np.asarray(model(encode(w)[0], training=False)))

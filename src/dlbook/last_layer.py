@@ -7,13 +7,12 @@ activation/loss pair and scores it before and after training. Used by ``docs/mem
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook import data
+from dlbook import data, training
 from dlbook.models import dense_network
 
 
@@ -257,41 +256,36 @@ def train_and_score(
     learning_rate: float = 1e-3,
     batch_size: int = 32,
     patience: int = 8,
+    seed: int = 0,
 ) -> Outcome:
-    """Train a small dense network with this last-layer ``activation`` and ``loss``;
-    score it on the test part before and after training.
+    """Train a small dense network with this last-layer ``activation`` and ``loss``
+    (through :func:`dlbook.training.fit`); score it on the test part before and after
+    training.
 
     Training stops when the validation loss has not improved for ``patience`` epochs
     and keeps the weights of the best epoch, so no row is scored over-fitted.
     """
-    import keras
-
     model = dense_network(task.n_inputs, task.n_outputs, activation)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     x_test, y_test = task.test
-
-    def predict() -> np.ndarray:  # an eager call: no per-model tf.function to retrace
-        return np.asarray(model(x_test, training=False))
-
-    before = task.metric(y_test, predict())
-    start = time.perf_counter()
-    stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
-    history = model.fit(
-        *task.train,
-        validation_data=task.val,
+    before = task.metric(y_test, np.asarray(model(x_test, training=False)))
+    trained = training.fit(
+        model,
+        task.train,
+        val=task.val,
+        loss=loss,
+        learning_rate=learning_rate,
         epochs=epochs or task.epochs,
         batch_size=batch_size,
-        callbacks=[stop],
-        verbose=0,
+        patience=patience,
+        seed=seed,
     )
-    seconds = time.perf_counter() - start
-    predictions = predict()
+    predictions = np.asarray(model(x_test, training=False))
     return Outcome(
         before=before,
         after=task.metric(y_test, predictions),
-        train_loss=history.history["loss"],
-        val_loss=history.history["val_loss"],
-        seconds=seconds,
+        train_loss=trained.history["loss"],
+        val_loss=trained.history["val_loss"],
+        seconds=trained.seconds,
         params=model.count_params(),
         predictions=predictions,
     )

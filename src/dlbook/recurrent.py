@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dlbook.base.seeding import rng
+from dlbook import training
+from dlbook.base.seeding import reseed, rng
 from dlbook.base.validate import positive_int
 
 CELLS = ("SimpleRNN", "LSTM", "GRU")
@@ -193,17 +194,24 @@ def memory_experiment(
 ) -> MemoryResult:
     """Train each cell on :func:`adding_problem` at each length with the same budget
     (data, epochs, optimiser, seed) and measure the test mean squared error."""
-    import keras
 
     scores, models = {}, {}
     for length in lengths:
         x, y = adding_problem(n_train, length, seed=seed)
         x_test, y_test = adding_problem(n_test, length, seed=seed + 1)
         for cell in cells:
-            keras.utils.set_random_seed(seed)
+            reseed(seed)
             model = recurrent_model(cell, units, x.shape[1:], 1)
-            model.compile(keras.optimizers.Adam(3e-3, clipnorm=1.0), "mse")
-            model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
+            training.fit(
+                model,
+                (x, y),
+                loss="mse",
+                learning_rate=3e-3,
+                clipnorm=1.0,
+                epochs=epochs,
+                batch_size=64,
+                seed=seed,
+            )
             predicted = np.asarray(model(x_test, training=False))[:, 0]
             scores[(cell, length)] = float(np.mean((predicted - y_test) ** 2))
             models[(cell, length)] = model

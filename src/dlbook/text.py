@@ -7,11 +7,12 @@ learned from scratch against pretrained ones).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from dlbook import training
+from dlbook.base.seeding import reseed
 from dlbook.base.validate import positive_int
 
 SEQUENCE_KINDS = ("conv1d", "LSTM", "GRU", "mean of embeddings")
@@ -142,56 +143,37 @@ def fit_text_classifier(
     ``fine_tune_learning_rate``, a second stage follows: the embedding is unfrozen and
     everything trains on at that (lower) rate, so the pretrained vectors are adjusted
     rather than overwritten."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
+    reseed(seed)  # the same initial weights for one seed, whatever ran before
     embedding = make_embedding() if make_embedding is not None else None
     model = text_classifier(kind, vocab_size, train[0].shape[1], embedding=embedding)
-    model.compile(
-        keras.optimizers.Adam(learning_rate),
-        "binary_crossentropy",
+    options = dict(
+        loss="binary_crossentropy",
         metrics=["accuracy"],
-    )
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", patience=patience, restore_best_weights=True
-    )
-    start = time.perf_counter()
-    history = model.fit(
-        *train,
-        validation_data=val,
         epochs=epochs,
         batch_size=64,
-        callbacks=[stop],
-        verbose=0,
+        patience=patience,
+        monitor="val_accuracy",
+        seed=seed,
     )
-    ran = len(history.history["loss"])
+    first = training.fit(model, train, val=val, learning_rate=learning_rate, **options)
+    ran, seconds = first.epochs, first.seconds
     if fine_tune_learning_rate is not None:
         model.layers[0].trainable = True
-        model.compile(
-            keras.optimizers.Adam(fine_tune_learning_rate),
-            "binary_crossentropy",
-            metrics=["accuracy"],
-        )
         stage_one = model.get_weights()
-        second = model.fit(
-            *train,
-            validation_data=val,
-            epochs=epochs,
-            batch_size=64,
-            callbacks=[stop],
-            verbose=0,
+        second = training.fit(
+            model, train, val=val, learning_rate=fine_tune_learning_rate, **options
         )
-        ran += len(second.history["loss"])
-        if max(second.history["val_accuracy"]) < max(history.history["val_accuracy"]):
+        ran, seconds = ran + second.epochs, seconds + second.seconds
+        if max(second.history["val_accuracy"]) < max(first.history["val_accuracy"]):
             model.set_weights(stage_one)  # fine-tuning did not help on validation
-    per_epoch = (time.perf_counter() - start) / ran
-
-    def accuracy(part):
-        predicted = np.asarray(model(part[0], training=False))[:, 0] > 0.5
-        return float(np.mean(predicted == part[1]))
-
     return TextFit(
-        kind, seed, model.count_params(), ran, per_epoch, accuracy(val), accuracy(test)
+        kind,
+        seed,
+        model.count_params(),
+        ran,
+        seconds / ran,
+        training.binary_accuracy(model, *val),
+        training.binary_accuracy(model, *test),
     )
 
 

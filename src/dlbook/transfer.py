@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dlbook import convnets, data
-from dlbook.base.seeding import check_seed, rng
+from dlbook import training
+from dlbook.base.seeding import check_seed, reseed, rng
 from dlbook.base.validate import positive_int
 
 # A method of a learning curve: (training indices, test indices, seed) -> test accuracy.
@@ -25,24 +25,6 @@ Method = Callable[[np.ndarray, np.ndarray, int], float]
 
 
 # --- data ---------------------------------------------------------------------------
-
-
-def lfw_faces() -> data.Dataset:
-    """scikit-image's LFW subset: 100 face crops (label 1) and 100 crops of other
-    things (label 0), 25x25 grey floats in [0, 1]: a natural-image task with few
-    labels, for the transfer page (docs/transfer.md)."""
-    skimage_data = data.require("skimage.data", "scikit-image")
-    images = np.asarray(skimage_data.lfw_subset(), np.float32)
-    if images.shape != (200, 25, 25):
-        raise ValueError(f"skimage's lfw_subset changed shape: {images.shape}")
-    labels = np.r_[np.ones(100), np.zeros(100)].astype(np.int64)  # faces first
-    return data.Dataset(
-        images,
-        labels,
-        "LFW faces and non-faces (200)",
-        "skimage.data.lfw_subset()",
-        "the first 100 images are faces, the next 100 are not (scikit-image's docs)",
-    )
 
 
 def grey_to_rgb(images) -> np.ndarray:
@@ -131,27 +113,6 @@ def repeated_batches(n: int, steps: int, batch_size: int, seed: int) -> np.ndarr
     return order[: steps * batch_size]
 
 
-def _compile(model, learning_rate: float):
-    import keras
-
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, int | float)
-        or not learning_rate > 0
-    ):
-        raise ValueError(
-            f"learning_rate must be a positive number, got {learning_rate!r}"
-        )
-    # ten steps per call into TensorFlow: on a CPU the per-step overhead of small models
-    # costs more than their arithmetic
-    model.compile(
-        keras.optimizers.Adam(learning_rate),
-        "sparse_categorical_crossentropy",
-        steps_per_execution=10,
-    )
-    return model
-
-
 def fit_steps(
     model,
     x,
@@ -163,30 +124,37 @@ def fit_steps(
     keep_optimizer: bool = False,
 ):
     """Train ``model`` (softmax outputs, integer labels ``y``) with Adam for exactly
-    ``steps`` gradient steps of ``batch_size`` examples (:func:`repeated_batches`) and
-    return it. Used for every training run on docs/transfer.md.
+    ``steps`` gradient steps of ``batch_size`` examples (:func:`repeated_batches`),
+    through :func:`dlbook.training.fit`, and return it.
+    Used for every training run on docs/transfer.md.
 
     ``keep_optimizer=True`` skips compiling, keeping the optimizer (and the training
     step Keras traced) of an earlier call: for a model re-initialised by
     :func:`reinitialise`. Compile again (the default) after changing what is trainable.
     """
-    import keras
-
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(
             f"x and y must be non-empty and of one length, got {len(x)}, {len(y)}"
         )
     order = repeated_batches(len(x), steps, batch_size, seed)
-    if not keep_optimizer:
-        _compile(model, learning_rate)
-    elif getattr(model, "optimizer", None) is None:
+    if keep_optimizer and getattr(model, "optimizer", None) is None:
         raise ValueError(
             "keep_optimizer=True needs a model that fit_steps compiled before"
         )
-    keras.utils.set_random_seed(check_seed(seed))  # dropout and any other randomness
-    model.fit(
-        x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0
+    # ten steps per call into TensorFlow: on a CPU the per-step overhead of small
+    # models costs more than their arithmetic (same weights as one step per call)
+    training.fit(
+        model,
+        (x[order], y[order]),
+        loss="sparse_categorical_crossentropy",
+        learning_rate=learning_rate,
+        epochs=1,
+        batch_size=batch_size,
+        shuffle=False,
+        seed=seed,
+        steps_per_execution=10,
+        recompile=not keep_optimizer,
     )
     return model
 
@@ -230,7 +198,7 @@ def softmax_head(width: int, classes: int, seed: int | None = None, name: str = 
     if classes < 2:
         raise ValueError(f"classes must be at least 2, got {classes}")
     if seed is not None:
-        keras.utils.set_random_seed(check_seed(seed))
+        reseed(seed)
     return keras.Sequential(
         [keras.Input((width,)), keras.layers.Dense(classes, activation="softmax")],
         name=name,
@@ -251,7 +219,7 @@ def scores(model, x, y) -> dict[str, float]:
     models get almost every example right) of a softmax ``model`` on ``x``, ``y``
     (docs/transfer.md)."""
     y = np.asarray(y)
-    probabilities = convnets.predict(model, x, batch_size=200)
+    probabilities = training.predict(model, x, batch_size=200)
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
     return {
         "accuracy": float(np.mean(probabilities.argmax(axis=1) == y)),
@@ -470,19 +438,6 @@ def unfreeze_batchnorm(model, block_prefix: str):
 # --- digits 0-4 -> 5-9 ----------------------------------------------------------------------
 
 
-def digit_halves(seed: int = 0):
-    """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], cut in
-    two tasks: digits 0-4 (a :class:`~dlbook.data.Splits`, 70/10/20, to train a base)
-    and digits 5-9 (a :class:`~dlbook.data.Dataset`, the target with few labels):
-    transfer within the book, on docs/transfer.md."""
-    digits = data.mnist_digits()
-    x = digits.x[..., None].astype(np.float32) / 255.0
-    low = digits.y < 5
-    source = data.split(x[low], digits.y[low], fractions=(0.7, 0.1, 0.2), seed=seed)
-    target = data.Dataset(x[~low], digits.y[~low], "MNIST digits 5-9", digits.source)
-    return source, target
-
-
 def convnet_base(model, last: str = "flatten"):
     """The layers of a trained Sequential convnet up to ``last`` (by default its
     ``Flatten`` output): the base to reuse, without the old softmax
@@ -499,30 +454,6 @@ def convnet_base(model, last: str = "flatten"):
 
 
 # --- text -------------------------------------------------------------------------------------
-
-
-def balanced_reviews(per_class: int, seed: int = 0) -> data.Dataset:
-    """``per_class`` positive and ``per_class`` negative movie-review snippets
-    (:func:`dlbook.data.archives.movie_review_snippets`) drawn at random with ``seed``: the
-    text task of docs/transfer.md, small enough to encode with MiniLM on a CPU."""
-    from dlbook.data import archives
-
-    per_class = positive_int("per_class", per_class)
-    reviews = archives.movie_review_snippets()
-    order = rng(seed).permutation(len(reviews))
-    chosen = np.concatenate([order[reviews.y[order] == c][:per_class] for c in (0, 1)])
-    if len(chosen) != 2 * per_class:
-        raise ValueError(
-            f"per_class must be at most {np.bincount(reviews.y).min()}, got {per_class}"
-        )
-    chosen = np.sort(chosen)
-    return data.Dataset(
-        reviews.x[chosen],
-        reviews.y[chosen],
-        f"{2 * per_class} movie-review snippets, half positive",
-        reviews.source,
-        reviews.notes,
-    )
 
 
 def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:

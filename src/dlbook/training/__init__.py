@@ -11,6 +11,7 @@ from dlbook.training.core import (
     accuracy,
     binary_accuracy,
     fit,
+    fit_classifier,
     predict,
     run,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "accuracy",
     "binary_accuracy",
     "fit",
+    "fit_classifier",
     "predict",
     "reseed",
     "run",

@@ -1,0 +1,56 @@
+"""The build's settings, in one place: environment variables and archive fetching.
+
+Read by ``noxfile.py`` (by path, before the book environment exists: this module uses
+the standard library only), by ``docs/conf.py``, by the tests and by
+:mod:`dlbook.data.archives`.
+"""
+
+from __future__ import annotations
+
+# Quiet TensorFlow's start-up lines (they differ run to run; oneDNN's banner ignores
+# TF_CPP_MIN_LOG_LEVEL, and TF_ENABLE_ONEDNN_OPTS=0 also keeps float results the same
+# from run to run) and fix str hashing: for the build, its kernels and nbval's.
+ENVIRONMENT = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "PYTHONHASHSEED": "0",
+}
+
+# The hash-pinned archive lists, with the extra pip options each needs.
+FETCH_OPTIONS = {
+    "datasets.txt": (),
+    "datasets-binary.txt": (
+        "--only-binary=:all:",
+        "--platform=manylinux2014_x86_64",
+        "--python-version=3.12",
+        "--implementation=cp",
+    ),
+}
+
+
+def fetch_command(listing: str, folder: str, python: str = "python") -> list[str]:
+    """The pip command that fetches (never installs) the archives of ``listing`` into
+    ``folder``, checking every SHA-256: the only download the book ever makes."""
+    if listing not in FETCH_OPTIONS:
+        raise ValueError(
+            f"listing must be one of {sorted(FETCH_OPTIONS)}, got {listing!r}"
+        )
+    return [
+        python,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--require-hashes",
+        *FETCH_OPTIONS[listing],
+        "-r",
+        listing,
+        "-d",
+        folder,
+    ]
+
+
+def apply_environment(environ) -> None:
+    """Set every :data:`ENVIRONMENT` variable in ``environ`` that is not set yet."""
+    for name, value in ENVIRONMENT.items():
+        environ.setdefault(name, value)
