@@ -1,11 +1,23 @@
-"""Print how long the site takes to build: cold, unchanged, and after editing one page.
+"""Print how long the book takes to build and validate, in one run on one machine.
 
-Works on a copy of docs/ in a temporary folder, so the real build and its cache are
-untouched. Run through ``./noxw -s benchmark``; pass a page name to edit another page.
+Works on a copy of the repository in a temporary folder, with a store of its own, so
+the real build, its cache and its trained-model store are untouched. Prints:
+
+- the cold build (every page executes and trains);
+- a no-change rebuild;
+- a figure-only edit of a training page (it executes again, its trainings restored:
+  goal at most a quarter of that page's cold time);
+- a code edit of one chapter module, and which pages it re-executes;
+- the nbval pass over every executed page (two workers, as ``nox -s tests`` runs it)
+  against the build's execution time (goal at most 0.35).
+
+Run through ``./noxw -s benchmark``; ``-- --quick`` skips the nbval pass.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,10 +26,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+FIGURE_PAGE = "convnets"  # a training page; its figure edit must not retrain
+FIGURE_EDIT = (
+    "fig, axes = figure(1, 2, width=8, height=3)",
+    "fig, axes = figure(1, 2, width=8.5, height=3)",
+)
+CHAPTER_MODULE = "src/dlbook/convnet_internals.py"
 
 
-def build(source: Path) -> float:
-    """Build the site in ``source``; return the wall time in seconds."""
+def build(repo: Path, env: dict) -> float:
+    """Build the copy's site; return the wall time in seconds."""
+    docs = repo / "docs"
     start = time.perf_counter()
     subprocess.run(
         [
@@ -29,39 +48,146 @@ def build(source: Path) -> float:
             "-q",
             "-b",
             "html",
-            str(source),
-            str(source / "_build" / "html"),
+            str(docs),
+            str(docs / "_build" / "html"),
         ],
         check=True,
+        env=env,
+        cwd=repo,
     )
     return time.perf_counter() - start
 
 
-def main(page: str = "memo") -> None:
+def execution_times(repo: Path) -> dict[str, tuple[float, float]]:
+    """Per page: (when its cached execution was made, how long it took)."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(repo / "docs" / "_build" / ".jupyter_cache"))
+    times = {}
+    for record in cache.list_cache_records():
+        page = Path(record.uri).stem
+        seconds = float(record.data.get("execution_seconds") or 0.0)
+        times[page] = (record.created.timestamp(), seconds)
+    return times
+
+
+def executed_since(repo: Path, before: dict) -> dict[str, float]:
+    """Pages whose execution is newer than in ``before``, with their execution time."""
+    now = execution_times(repo)
+    return {page: s for page, (t, s) in now.items() if before.get(page, (0, 0))[0] != t}
+
+
+def nbval_pass(repo: Path, env: dict) -> float:
+    """nbval over every executed page, two workers, as ``nox -s tests`` runs it."""
+    executed = repo / "docs" / "_build" / "jupyter_execute"
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(executed),
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            str(repo / "tests" / "nbval_sanitize.cfg"),
+            "--nbval-cell-timeout",
+            "900",
+            "--numprocesses",
+            "2",
+            "--dist",
+            "loadfile",
+            "--rootdir",
+            str(repo),
+        ],
+        check=True,
+        env=env,
+        cwd=repo,
+    )
+    return time.perf_counter() - start
+
+
+def main(quick: bool = False) -> None:
+    rows = []
     with tempfile.TemporaryDirectory(prefix="dlbook-bench-") as tmp:
         skip = shutil.ignore_patterns(
             "_build", ".nox", ".git", ".venv", "__pycache__", "*.egg-info"
         )
-        shutil.copytree(
-            ROOT, Path(tmp) / "repo", ignore=skip
-        )  # pages include ../src, ../*.md
-        docs = Path(tmp) / "repo" / "docs"
-        target = docs / f"{page}.md"
-        if not target.exists():
-            raise SystemExit(f"page must name a file in docs/, got {page!r}")
-        rows = [("cold build (every page executes)", build(docs))]
-        rows.append(("no-change rebuild", build(docs)))
-        target.write_text(target.read_text() + "\nA sentence added by the benchmark.\n")
-        rows.append((f"prose edit of {page}.md (no execution)", build(docs)))
-        target.write_text(
-            target.read_text() + "\n```{code-cell} ipython3\n1 + 1\n```\n"
+        repo = Path(tmp) / "repo"
+        shutil.copytree(ROOT, repo, ignore=skip)
+        env = {
+            **os.environ,
+            "DLBOOK_STORE": str(Path(tmp) / "store"),
+            "PYTHONPATH": str(repo / "src"),
+        }
+        env.pop("DLBOOK_RETRAIN", None)
+
+        cold = build(repo, env)
+        cold_pages = execution_times(repo)
+        executed = sum(s for _, s in cold_pages.values())
+        rows.append(("cold build (every page executes and trains)", cold, ""))
+        rows.append(("  of which page execution", executed, f"{len(cold_pages)} pages"))
+        rows.append(("no-change rebuild", build(repo, env), ""))
+
+        page = repo / "docs" / f"{FIGURE_PAGE}.md"
+        text = page.read_text()
+        if FIGURE_EDIT[0] not in text:
+            raise SystemExit(f"the figure edit no longer applies to {page.name}")
+        page.write_text(text.replace(*FIGURE_EDIT))
+        before = execution_times(repo)
+        seconds = build(repo, env)
+        ran = executed_since(repo, before)
+        share = ran.get(FIGURE_PAGE, float("nan")) / cold_pages[FIGURE_PAGE][1]
+        rows.append(
+            (
+                f"figure edit of {FIGURE_PAGE}.md (trainings restored)",
+                seconds,
+                f"page {ran.get(FIGURE_PAGE, 0):.0f} s = {share:.2f} of its cold "
+                f"{cold_pages[FIGURE_PAGE][1]:.0f} s (goal <= 0.25)",
+            )
         )
-        rows.append((f"code edit of {page}.md (the page executes)", build(docs)))
-    width = max(len(name) for name, _ in rows)
-    print(f"\n{'build':<{width}}  seconds")
-    for name, seconds in rows:
-        print(f"{name:<{width}}  {seconds:7.1f}")
+
+        module = repo / CHAPTER_MODULE
+        module.write_text(module.read_text() + "\n# an edit made by the benchmark\n")
+        before = execution_times(repo)
+        seconds = build(repo, env)
+        ran = executed_since(repo, before)
+        rows.append(
+            (
+                f"code edit of {CHAPTER_MODULE}",
+                seconds,
+                "re-executed: " + (", ".join(sorted(ran)) or "nothing"),
+            )
+        )
+
+        if not quick:
+            nbval = nbval_pass(repo, env)
+            rows.append(
+                (
+                    "nbval pass (2 workers, trainings restored)",
+                    nbval,
+                    f"{nbval / executed:.2f} of the build's page execution "
+                    "(goal <= 0.35)",
+                )
+            )
+        count, size = _store_size(Path(tmp) / "store")
+        rows.append(
+            ("trained-model store", float(count), f"entries, {size / 1e6:.0f} MB")
+        )
+    width = max(len(name) for name, _, _ in rows)
+    print(f"\n{'measurement':<{width}}  {'seconds':>8}  note")
+    for name, seconds, note in rows:
+        print(f"{name:<{width}}  {seconds:8.1f}  {note}")
+    print(json.dumps({"cpus": os.cpu_count()}))
+
+
+def _store_size(folder: Path) -> tuple[int, int]:
+    files = list(folder.glob("*.npz")) if folder.is_dir() else []
+    return len(files), sum(f.stat().st_size for f in files)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(quick="--quick" in sys.argv[1:])

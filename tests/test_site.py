@@ -105,6 +105,7 @@ def test_every_page_has_the_template_header():
             "You will learn",
             "**Data**",
             "{glue:text}`runtime`",
+            "{glue:text}`trainings`",
             "{glue:text}`seed`",
             "start_page()",
             "page.finish()",
@@ -131,3 +132,35 @@ def test_references_keep_every_link_of_the_notes():
         if link.removeprefix("./") not in references
     ]
     assert not missing, f"links of the notes missing from references.md: {missing}"
+
+
+def test_pages_neither_assert_nor_raise_claims_by_hand():
+    """Claims are checked with dlbook.book.checks, whose verdicts pages glue."""
+    for page in (ROOT / "docs").glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        for needle in (
+            "\nassert ",
+            "    assert ",
+            "raise checks.ClaimFailed",
+            "ClaimFailed(",
+        ):
+            assert needle not in text, f"{page.name} checks a claim by hand: {needle!r}"
+
+
+def test_pages_train_only_through_the_training_core():
+    for path in [
+        *(ROOT / "docs").glob("*.md"),
+        *(ROOT / "src" / "dlbook").rglob("*.py"),
+    ]:
+        text = path.read_text(encoding="utf-8")
+        if path.name in ("core.py", "word2vec.py"):  # the core, and a routine it runs
+            continue
+        for line in text.splitlines():
+            keras_fit = ".fit(" in line and "training.fit" not in line
+            if keras_fit and "LogisticRegression" not in line:  # scikit-learn's is fine
+                raise AssertionError(
+                    f"{path.name} trains outside dlbook.training: {line}"
+                )
+        assert "set_random_seed" not in text or path.name == "seeding.py", (
+            f"{path.name} seeds by hand instead of dlbook.training.reseed"
+        )

@@ -228,6 +228,7 @@ def save(
             np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; an entry is not secret
         os.replace(temporary, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

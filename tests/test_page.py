@@ -1,0 +1,41 @@
+"""The page template works in a reader's plain Python: no kernel, no myst-nb."""
+
+import subprocess
+import sys
+
+SCRIPT = """
+import sys
+sys.modules["myst_nb"] = None  # as in a Python with only dlbook installed
+from dlbook.book.page import glue, start_page
+
+page = start_page()
+glue("answer", 42)
+print(page.seed, page.finish())
+"""
+
+
+def test_start_page_and_glue_run_without_myst_nb_or_a_kernel():
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    seed, sentence = done.stdout.strip().split(" ", 1)
+    assert seed == "20181"
+    assert sentence.startswith("0 trainings, 0 restored from the trained-model store")
+
+
+def test_finish_counts_the_trainings_of_this_page(monkeypatch):
+    from dlbook.book import page
+    from dlbook.training import core
+
+    run = page.start_page()
+    monkeypatch.setattr(core, "LEDGER", [*core.LEDGER, (30.0, True), (5.0, False)])
+    glued = {}
+    monkeypatch.setattr(
+        page, "glue", lambda name, value, display=False: glued.update({name: value})
+    )
+    sentence = run.finish()
+    assert sentence.startswith("2 trainings, 1 restored from the trained-model store")
+    assert (
+        float(glued["runtime"].split()[0]) >= 30
+    )  # the restored 30 s count as cold cost
