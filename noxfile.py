@@ -30,8 +30,8 @@ STORE = DOCS / "_build" / "trained"
 
 
 def _settings() -> dict:
-    """dlbook.book.settings, read by path: nox's own Python has no dlbook installed."""
-    return runpy.run_path(str(ROOT / "src" / "dlbook" / "book" / "settings.py"))
+    """dlbook.base.settings, read by path: nox's own Python has no dlbook installed."""
+    return runpy.run_path(str(ROOT / "src" / "dlbook" / "base" / "settings.py"))
 
 
 SETTINGS = _settings()

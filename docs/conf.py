@@ -3,10 +3,10 @@
 import os
 from pathlib import Path
 
-from dlbook.book import settings
+from dlbook.base import settings
 
 # Set before any kernel starts: kernels inherit the build's environment (the variables
-# and why: dlbook.book.settings.ENVIRONMENT).
+# and why: dlbook.base.settings.ENVIRONMENT).
 settings.apply_environment(os.environ)
 
 project = "dlbook"

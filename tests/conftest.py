@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from dlbook.book import settings  # noqa: E402  (standard library only)
+from dlbook.base import settings  # noqa: E402  (standard library only)
 
 settings.apply_environment(os.environ)
 

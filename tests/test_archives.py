@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import missing_data
 
-from dlbook.book import settings
+from dlbook.base import settings
 from dlbook.data import MissingDependencyError, archives
 
 ROOT = Path(__file__).resolve().parents[1]

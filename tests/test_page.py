@@ -25,11 +25,13 @@ def test_start_page_and_glue_run_without_myst_nb_or_a_kernel():
 
 
 def test_finish_counts_the_trainings_of_this_page(monkeypatch):
+    from dlbook.base import ledger
     from dlbook.book import page
-    from dlbook.training import core
 
     run = page.start_page()
-    monkeypatch.setattr(core, "LEDGER", [*core.LEDGER, (30.0, True), (5.0, False)])
+    monkeypatch.setattr(
+        ledger, "TRAININGS", [*ledger.TRAININGS, (30.0, True), (5.0, False)]
+    )
     glued = {}
     monkeypatch.setattr(
         page, "glue", lambda name, value, display=False: glued.update({name: value})

@@ -1,1 +1,2 @@
-"""What every module stands on: argument checks and seeding."""
+"""What every module stands on: argument checks, seeding, the build's settings and
+the ledger of trainings."""

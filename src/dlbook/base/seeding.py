@@ -11,7 +11,7 @@ import random
 
 import numpy as np
 
-from dlbook.book import settings
+from dlbook.base import settings
 
 DEFAULT_SEED = 20181
 

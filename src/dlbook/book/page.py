@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from dlbook.base import ledger
 from dlbook.base.seeding import DEFAULT_SEED, seed_everything
 from dlbook.book.plotting import use_book_style
 
@@ -50,10 +51,8 @@ class PageRun:
         execution plus the original time of every training restored from the store.
         ``trainings`` says how many trainings ran, how many were restored, and how long
         this execution took. Returns the ``trainings`` sentence."""
-        from dlbook.training.core import LEDGER
-
         executed = self.elapsed()
-        mine = LEDGER[self.ledger_start :]
+        mine = ledger.since(self.ledger_start)
         restored = [seconds for seconds, was_restored in mine if was_restored]
         glue("runtime", f"{executed + sum(restored):.0f} s")
         glue("cpus", str(os.cpu_count()))
@@ -67,9 +66,7 @@ class PageRun:
 
 def start_page(seed: int = DEFAULT_SEED) -> PageRun:
     """Seed everything, apply the figure style, start the clock; glue ``seed``."""
-    from dlbook.training.core import LEDGER
-
-    run = PageRun(seed_everything(seed), ledger_start=len(LEDGER))
+    run = PageRun(seed_everything(seed), ledger_start=len(ledger.TRAININGS))
     use_book_style()
     glue("seed", str(run.seed))
     return run

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from dlbook.base import settings
 from dlbook.base.seeding import rng
 from dlbook.base.validate import positive_int
-from dlbook.book import settings
 from dlbook.data import Dataset, MissingDependencyError
 
 
 def fetch_command(listing: str, folder) -> str:
     """The shell command that fetches the archives of ``listing`` into ``folder``
-    (from :func:`dlbook.book.settings.fetch_command`, which nox runs too)."""
+    (from :func:`dlbook.base.settings.fetch_command`, which nox runs too)."""
     return " ".join(settings.fetch_command(listing, str(folder)))
 
 

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlbook.base import ledger
 from dlbook.base.seeding import check_seed, reseed
 from dlbook.base.validate import positive_int
 from dlbook.training import store
-
-# every training of this process, for the page's run-time line: (seconds, restored)
-LEDGER: list[tuple[float, bool]] = []
 
 
 @dataclass
@@ -76,7 +74,7 @@ def run(routine: Callable[..., dict], models, *, seed: int = 0, **arguments) -> 
             }
             store.save(key, saved, {**record, "_seconds": seconds})
     reseed(after_seed(seed))
-    LEDGER.append((seconds, restored))
+    ledger.record(seconds, restored)
     return Result(record, seconds, restored, key)
 
 

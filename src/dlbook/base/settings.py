@@ -1,8 +1,8 @@
 """The build's settings, in one place: environment variables and archive fetching.
 
 Read by ``noxfile.py`` (by path, before the book environment exists: this module uses
-the standard library only), by ``docs/conf.py``, by the tests and by
-:mod:`dlbook.data.archives`.
+the standard library only), by ``docs/conf.py``, by the tests, by
+:mod:`dlbook.base.seeding` and by :mod:`dlbook.data.archives`.
 """
 
 from __future__ import annotations
