@@ -57,7 +57,8 @@ class PageRun:
         glue("runtime", f"{executed + sum(restored):.0f} s")
         glue("cpus", str(os.cpu_count()))
         sentence = (
-            f"{len(mine)} trainings, {len(restored)} restored from the trained-model "
+            f"{len(mine)} training{'' if len(mine) == 1 else 's'}, {len(restored)} "
+            "restored from the trained-model "
             f"store; executing took {executed:.0f} s"
         )
         glue("trainings", sentence)
