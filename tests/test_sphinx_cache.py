@@ -37,7 +37,7 @@ def test_code_cells_are_found_with_their_options_removed():
         """)
     assert sphinx_cache.code_cells(page) == [
         "import dlbook.data",
-        "from dlbook import plotting",
+        "from dlbook.book import plotting",
     ]
 
 
