@@ -146,17 +146,8 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "tests",
         str(EXECUTED),
-        "--nbval",
-        "--nbval-current-env",
-        "--nbval-sanitize-with",
-        "tests/nbval_sanitize.cfg",
-        "--nbval-cell-timeout",
-        "900",
-        # Two workers, one file each at a time: pages run in parallel (1.6x on 2 cores).
-        "--numprocesses",
-        "2",
-        "--dist",
-        "loadfile",
+        # two workers, one page each at a time: pages run in parallel (1.6x on 2 cores)
+        *SETTINGS["NBVAL_ARGS"],
         *args,
         env={
             **BOOK_VARS,

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dlbook.base import settings
+
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE_PAGE = "convnets"  # a training page; its figure edit must not retrain
 FIGURE_EDIT = (
@@ -90,16 +92,7 @@ def nbval_pass(repo: Path, env: dict) -> float:
             "-p",
             "no:cacheprovider",
             str(executed),
-            "--nbval",
-            "--nbval-current-env",
-            "--nbval-sanitize-with",
-            str(repo / "tests" / "nbval_sanitize.cfg"),
-            "--nbval-cell-timeout",
-            "900",
-            "--numprocesses",
-            "2",
-            "--dist",
-            "loadfile",
+            *settings.NBVAL_ARGS,
             "--rootdir",
             str(repo),
         ],

@@ -54,3 +54,19 @@ def apply_environment(environ) -> None:
     """Set every :data:`ENVIRONMENT` variable in ``environ`` that is not set yet."""
     for name, value in ENVIRONMENT.items():
         environ.setdefault(name, value)
+
+
+# How nbval validates the executed pages (relative to the repository root): compare
+# outputs after the sanitizers, two workers each taking whole pages.
+NBVAL_ARGS = (
+    "--nbval",
+    "--nbval-current-env",
+    "--nbval-sanitize-with",
+    "tests/nbval_sanitize.cfg",
+    "--nbval-cell-timeout",
+    "900",
+    "--numprocesses",
+    "2",
+    "--dist",
+    "loadfile",
+)

@@ -156,33 +156,19 @@ def _keras_fit(
     seed,
     train,
     val,
-    loss,
-    optimizer,
-    learning_rate,
-    clipnorm,
-    metrics,
+    compiling,
     epochs,
     batch_size,
     shuffle,
     patience,
     monitor,
     evaluate,
-    steps_per_execution,
-    recompile,
-    kept=None,
+    kept_optimizer=None,
 ):
     import keras
 
-    if recompile:
-        compile_model(
-            model,
-            loss,
-            optimizer,
-            learning_rate,
-            metrics,
-            clipnorm,
-            steps_per_execution,
-        )
+    if compiling is not None:  # None: keep the optimizer compiled before
+        compile_model(model, **compiling)
     callbacks = []
     if patience is not None:
         mode = "max" if "acc" in monitor else "min"
@@ -252,43 +238,35 @@ def fit(
         raise ValueError("train must be an (inputs, targets) pair")
     if not recompile and getattr(model, "optimizer", None) is None:
         raise ValueError("recompile=False needs a model compiled before")
-    extra = {}
+    compiling = dict(
+        loss=loss,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        metrics=tuple(metrics),
+        clipnorm=clipnorm,
+        steps_per_execution=steps_per_execution,
+    )
+    kept = None
     if not recompile:  # the kept optimizer decides the weights too
-        extra["optimizer_state"] = [
-            np.asarray(v.numpy()) for v in model.optimizer.variables
-        ]
-        extra["optimizer_config"] = str(model.optimizer.get_config())
+        state = [np.asarray(v.numpy()) for v in model.optimizer.variables]
+        kept = {"state": state, "config": str(model.optimizer.get_config())}
     result = run(
         _keras_fit,
         model,
         seed=seed,
         train=tuple(train),
         val=None if val is None else tuple(val),
-        loss=loss,
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        clipnorm=clipnorm,
-        metrics=tuple(metrics),
+        compiling=compiling if recompile else None,
         epochs=epochs,
         batch_size=batch_size,
         shuffle=shuffle,
         patience=patience,
         monitor=monitor,
         evaluate=evaluate,
-        steps_per_execution=steps_per_execution,
-        recompile=recompile,
-        **_kept(extra),
+        kept_optimizer=kept,
     )
     if result.restored and recompile:  # leave the model as a miss does: compiled
-        compile_model(
-            model,
-            loss,
-            optimizer,
-            learning_rate,
-            metrics,
-            clipnorm,
-            steps_per_execution,
-        )
+        compile_model(model, **compiling)
     record = result.record
     return Fit(
         model,
@@ -297,40 +275,6 @@ def fit(
         result.seconds,
         result.restored,
         result.key,
-    )
-
-
-def _kept(extra: dict) -> dict:
-    return {"kept": extra} if extra else {}
-
-
-def fit_classifier(
-    model,
-    splits,
-    epochs: int,
-    batch_size: int = 64,
-    patience: int | None = None,
-    seed: int = 0,
-) -> Fit:
-    """:func:`fit` for a softmax classifier over integer labels: Adam, sparse
-    categorical crossentropy, early stopping on validation accuracy (with
-    ``patience``), scored on the test part (``fit.test_accuracy``). ``splits`` has
-    ``train``, ``val`` and ``test`` pairs (a :class:`dlbook.data.Splits`)."""
-    positive_int("epochs", epochs)
-    if not all(hasattr(splits, part) for part in ("train", "val", "test")):
-        raise ValueError(f"splits must have train, val and test parts, got {splits!r}")
-    return fit(
-        model,
-        splits.train,
-        val=splits.val,
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        epochs=epochs,
-        batch_size=batch_size,
-        patience=patience,
-        monitor="val_accuracy",
-        evaluate={"test": splits.test},
-        seed=seed,
     )
 
 
