@@ -278,6 +278,36 @@ def fit(
     )
 
 
+def fit_classifier(
+    model,
+    splits,
+    epochs: int,
+    batch_size: int = 64,
+    patience: int | None = None,
+    seed: int = 0,
+) -> Fit:
+    """:func:`fit` for a softmax classifier over integer labels: Adam, sparse
+    categorical crossentropy, early stopping on validation accuracy (with
+    ``patience``), scored on the test part (``fit.test_accuracy``). ``splits`` has
+    ``train``, ``val`` and ``test`` pairs (a :class:`dlbook.data.Splits`)."""
+    positive_int("epochs", epochs)
+    if not all(hasattr(splits, part) for part in ("train", "val", "test")):
+        raise ValueError(f"splits must have train, val and test parts, got {splits!r}")
+    return fit(
+        model,
+        splits.train,
+        val=splits.val,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        epochs=epochs,
+        batch_size=batch_size,
+        patience=patience,
+        monitor="val_accuracy",
+        evaluate={"test": splits.test},
+        seed=seed,
+    )
+
+
 # --- using a trained model ------------------------------------------------------------------
 
 
