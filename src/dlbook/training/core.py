@@ -126,8 +126,10 @@ def compile_model(
     metrics=(),
     clipnorm: float | None = None,
     steps_per_execution: int = 1,
+    loss_weights=None,
 ):
-    """Compile ``model`` with a fresh optimizer (by Keras name) at ``learning_rate``."""
+    """Compile ``model`` with a fresh optimizer (by Keras name) at ``learning_rate``.
+    ``loss``, ``metrics`` and ``loss_weights`` may be dicts by output name."""
     import keras
 
     if (
@@ -145,7 +147,8 @@ def compile_model(
     model.compile(
         optimizer=chosen,
         loss=loss,
-        metrics=list(metrics),
+        loss_weights=loss_weights,
+        metrics=dict(metrics) if isinstance(metrics, dict) else list(metrics),
         steps_per_execution=positive_int("steps_per_execution", steps_per_execution),
     )
     return model
@@ -215,6 +218,7 @@ def fit(
     seed: int = 0,
     steps_per_execution: int = 1,
     recompile: bool = True,
+    loss_weights=None,
 ) -> Fit:
     """Train ``model`` on ``train = (x, y)`` with Keras' ``fit``, through the store.
 
@@ -223,7 +227,9 @@ def fit(
     that many epochs and keep the best epoch's weights. ``evaluate``: named parts,
     e.g. ``{"test": (x, y)}``, scored after training into ``metrics`` as
     ``test_loss``, ``test_accuracy``... ``recompile=False`` keeps the optimizer of an
-    earlier compile (its state is then part of the key). Returns a :class:`Fit`.
+    earlier compile (its state is then part of the key). For a model with several
+    outputs, ``loss``, ``metrics`` and ``loss_weights`` are dicts by output name and
+    ``train`` holds dicts by input and output name. Returns a :class:`Fit`.
     """
     epochs, batch_size = (
         positive_int("epochs", epochs),
@@ -242,9 +248,10 @@ def fit(
         loss=loss,
         optimizer=optimizer,
         learning_rate=learning_rate,
-        metrics=tuple(metrics),
+        metrics=metrics if isinstance(metrics, dict) else tuple(metrics),
         clipnorm=clipnorm,
         steps_per_execution=steps_per_execution,
+        loss_weights=loss_weights,
     )
     kept = None
     if not recompile:  # the kept optimizer decides the weights too
@@ -313,15 +320,32 @@ def fit_classifier(
 
 def predict(model, x, batch_size: int = 500) -> np.ndarray:
     """``model``'s outputs for ``x`` in inference mode, by eager batches (no per-model
-    retracing warnings), as one array."""
-    x = np.asarray(x)
+    retracing warnings), as one array. ``x`` is an array, or for a model with several
+    inputs a dict of arrays by input name (or a list, matched by position)."""
     batch_size = positive_int("batch_size", batch_size)
-    if len(x) == 0:
+    if isinstance(x, dict):
+        parts = {name: np.asarray(v) for name, v in x.items()}
+        count = len(next(iter(parts.values()), []))
+
+        def take(i):
+            return {name: v[i : i + batch_size] for name, v in parts.items()}
+    elif isinstance(x, list | tuple):
+        parts = [np.asarray(v) for v in x]
+        count = len(parts[0]) if parts else 0
+
+        def take(i):
+            return [v[i : i + batch_size] for v in parts]
+    else:
+        whole = np.asarray(x)
+        count = len(whole) if whole.ndim else 0
+
+        def take(i):
+            return whole[i : i + batch_size]
+
+    if count == 0:
         raise ValueError("x must hold at least one example")
-    batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
-    return np.concatenate(
-        [np.asarray(model(batch, training=False)) for batch in batches]
-    )
+    batches = [take(i) for i in range(0, count, batch_size)]
+    return np.concatenate([np.asarray(model(b, training=False)) for b in batches])
 
 
 def accuracy(model, x, y) -> float:
