@@ -120,3 +120,13 @@ def test_layer_graph_and_drawing():
     assert len([e for e in edges if e[1] == concat]) == 2  # two branches meet
     fig = functional.draw_model(query)
     assert len(fig.axes[0].texts) == len(names)
+
+
+def test_principal_plane_keeps_the_widest_spread():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(200, 5)) * np.array([10.0, 5.0, 0.1, 0.1, 0.1])
+    flat = functional.principal_plane(points)
+    assert flat.shape == (200, 2)
+    assert flat[:, 0].std() > 8 and flat[:, 1].std() > 4
+    with pytest.raises(ValueError, match="points"):
+        functional.principal_plane(np.zeros(5))

@@ -119,7 +119,7 @@ def three_headed_model(image_shape=(28, 28, 1)):
     return keras.Model(image, outputs, name="three_heads")
 
 
-def embedder(image_shape=(28, 28, 1), dim: int = 2):
+def embedder(image_shape=(28, 28, 1), dim: int = 8):
     """The shared part of the siamese network: an image to ``dim`` numbers."""
     import keras
     from keras import layers
@@ -139,7 +139,7 @@ def embedder(image_shape=(28, 28, 1), dim: int = 2):
     )
 
 
-def siamese_model(image_shape=(28, 28, 1), dim: int = 2):
+def siamese_model(image_shape=(28, 28, 1), dim: int = 8):
     """Shared layers: the *same* :func:`embedder` (one set of weights) reads both
     images; a sigmoid of the weighted squared differences between the two embeddings
     says "same digit" (symmetric: swapping the images changes nothing)."""
@@ -248,6 +248,17 @@ def mlp_subclassed(width: int = 32):
 
 
 # --- drawing a model's graph without Graphviz -------------------------------------------
+
+
+def principal_plane(points) -> np.ndarray:
+    """``points`` (n, d) projected on their two principal directions (centred, by SVD):
+    a flat picture of an embedding with more than two numbers."""
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] < 2:
+        raise ValueError(f"points must be (n, d) with d >= 2, got {points.shape}")
+    centred = points - points.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    return centred @ directions[:2].T
 
 
 def layer_graph(model) -> tuple[list[str], list[tuple[str, str]]]:
