@@ -79,11 +79,13 @@ def executed_since(repo: Path, before: dict) -> dict[str, float]:
     return {page: s for page, (t, s) in now.items() if before.get(page, (0, 0))[0] != t}
 
 
-def nbval_pass(repo: Path, env: dict) -> float:
-    """nbval over every executed page, two workers, as ``nox -s tests`` runs it."""
+def nbval_pass(repo: Path, env: dict) -> tuple[float, bool]:
+    """nbval over every executed page, two workers, as ``nox -s tests`` runs it; the
+    seconds and whether every comparison passed."""
     executed = repo / "docs" / "_build" / "jupyter_execute"
     start = time.perf_counter()
-    subprocess.run(
+    # tests/conftest.py as a plugin: it compares glued values as `nox -s tests` does
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -91,20 +93,32 @@ def nbval_pass(repo: Path, env: dict) -> float:
             "-q",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "conftest",
             str(executed),
             *settings.NBVAL_ARGS,
             "--rootdir",
             str(repo),
         ],
-        check=True,
-        env=env,
+        check=False,
+        env={**env, "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{repo / 'tests'}"},
         cwd=repo,
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, done.returncode == 0
+
+
+class Rows(list):
+    """Measurements, each printed as soon as it is taken (a long run that fails late
+    still shows what it measured)."""
+
+    def append(self, row) -> None:
+        super().append(row)
+        name, seconds, note = row
+        print(f"BENCHMARK {name}: {seconds:.1f}  {note}", flush=True)
 
 
 def main(quick: bool = False) -> None:
-    rows = []
+    rows = Rows()
     with tempfile.TemporaryDirectory(prefix="dlbook-bench-") as tmp:
         skip = shutil.ignore_patterns(
             "_build", ".nox", ".git", ".venv", "__pycache__", "*.egg-info"
