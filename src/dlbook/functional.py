@@ -77,6 +77,19 @@ def digit_pairs(images, labels, count: int, seed: int = 0):
 # --- models ---------------------------------------------------------------------------
 
 
+def conv_features(image):
+    """The small convnet every digit model of this page starts with, applied to the
+    tensor ``image``: two 3x3 conv layers (16, 32 filters), each followed by 2x2
+    max-pooling, then flattened."""
+    from keras import layers
+
+    x = layers.Conv2D(16, 3, activation="relu")(image)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    return layers.Flatten()(x)
+
+
 def query_model(image_shape=(28, 28, 1)):
     """Two inputs merged: a small convnet reads the ``image``, a Dense layer reads the
     ``query``; their features are concatenated and a sigmoid answers "is it that
@@ -86,11 +99,7 @@ def query_model(image_shape=(28, 28, 1)):
 
     image = keras.Input(image_shape, name="image")
     query = keras.Input((10,), name="query")
-    x = layers.Conv2D(16, 3, activation="relu")(image)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Conv2D(32, 3, activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
+    x = conv_features(image)
     q = layers.Dense(16, activation="relu")(query)
     merged = layers.Concatenate()([x, q])
     hidden = layers.Dense(32, activation="relu")(merged)
@@ -105,11 +114,7 @@ def three_headed_model(image_shape=(28, 28, 1)):
     from keras import layers
 
     image = keras.Input(image_shape, name="image")
-    x = layers.Conv2D(16, 3, activation="relu")(image)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Conv2D(32, 3, activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
+    x = conv_features(image)
     x = layers.Dense(32, activation="relu")(x)
     outputs = {
         "digit": layers.Dense(10, activation="softmax", name="digit")(x),
@@ -124,19 +129,10 @@ def embedder(image_shape=(28, 28, 1), dim: int = 8):
     import keras
     from keras import layers
 
-    return keras.Sequential(
-        [
-            keras.Input(image_shape),
-            layers.Conv2D(16, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(32, activation="relu"),
-            layers.Dense(positive_int("dim", dim), name="embedding"),
-        ],
-        name="embedder",
-    )
+    image = keras.Input(image_shape)
+    x = layers.Dense(32, activation="relu")(conv_features(image))
+    embedding = layers.Dense(positive_int("dim", dim), name="embedding")(x)
+    return keras.Model(image, embedding, name="embedder")
 
 
 def siamese_model(image_shape=(28, 28, 1), dim: int = 8):
