@@ -139,6 +139,15 @@ def tests(session: nox.Session) -> None:
         args.remove("--retrain")
     # data and weights must be there: a test that would skip for want of them fails
     site = {"DLBOOK_BUILD_DIR": str(TEST_BUILD), "DLBOOK_REQUIRE_DATA": "1"}
+    # create the execution cache's database before two workers race to create it
+    # (seen: "table settings already exists" from jupyter-cache's sqlite on a clean clone)
+    cache = str(TEST_BUILD / ".jupyter_cache")
+    session.run(
+        python,
+        "-c",
+        f"from jupyter_cache import get_cache; get_cache({cache!r}).list_cache_records()",
+        external=True,
+    )
     build_site(session, python, "-j", "2", env=site, html=TEST_HTML)
     session.run(
         python,
