@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 
 from dlbook.base.validate import positive_int
 
@@ -104,6 +105,44 @@ def animation_html(animation, alt: str, fps: float = 1.5):
     alt = alt.replace('"', "&quot;")
     return HTML(
         f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" style="max-width:100%">'
+    )
+
+
+def frames_html(frames, alt: str, fps: float = 20, width: int = 300):
+    """RGB ``frames`` (e.g. an environment's renders) as an inline animated GIF,
+    each frame scaled to ``width`` pixels: written by Pillow straight from the arrays,
+    many times faster than drawing each frame with matplotlib."""
+    import base64
+    import io
+
+    from IPython.display import HTML
+    from PIL import Image
+
+    if len(frames) == 0:
+        raise ValueError("frames must hold at least one image")
+    if not alt:
+        raise ValueError(
+            "alt must describe the animation for readers who cannot see it"
+        )
+    width = positive_int("width", width)
+    images = []
+    for frame in frames:
+        image = Image.fromarray(np.asarray(frame, np.uint8))
+        height = round(image.height * width / image.width)
+        images.append(image.resize((width, height), Image.Resampling.LANCZOS))
+    buffer = io.BytesIO()
+    images[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=round(1000 / fps),
+        loop=0,
+    )
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    alt = alt.replace('"', "&quot;")
+    return HTML(
+        f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" width="{width}">'
     )
 
 
