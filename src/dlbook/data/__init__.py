@@ -133,7 +133,7 @@ def co2_weekly() -> Dataset:
     )
 
 
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins")
 
 
 def photo(name: str, grey: bool = False) -> np.ndarray:
