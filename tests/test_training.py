@@ -149,7 +149,7 @@ def key_of(**changes):
     options = dict(train=data, epochs=3, batch_size=16)
     options.update(changes)
     seed = options.pop("seed", 1)
-    return store.training_key(training.core._keras_fit, {"model": model}, seed, options)
+    return store.training_key(training.core.keras_fit, {"model": model}, seed, options)
 
 
 def test_the_key_follows_arguments_data_seed_and_initial_weights():

@@ -281,7 +281,7 @@ def staged_training(
     }
     history, samples, done = {}, {}, 0
     for stage in stages:
-        fitted = training.core._keras_fit(
+        fitted = training.core.keras_fit(
             model,
             seed,
             train,

@@ -154,7 +154,7 @@ def compile_model(
     return model
 
 
-def _keras_fit(
+def keras_fit(
     model,
     seed,
     train,
@@ -168,6 +168,10 @@ def _keras_fit(
     evaluate,
     kept_optimizer=None,
 ):
+    """The routine :func:`fit` runs through :func:`run`: compile (unless
+    ``compiling`` is None: keep the optimizer compiled before), Keras ``fit`` with
+    optional early stopping, then the ``evaluate`` scores. Public so that a routine
+    that fits in stages (the text-generation page's) runs this same loop, not a copy."""
     import keras
 
     if compiling is not None:  # None: keep the optimizer compiled before
@@ -258,7 +262,7 @@ def fit(
         state = [np.asarray(v.numpy()) for v in model.optimizer.variables]
         kept = {"state": state, "config": str(model.optimizer.get_config())}
     result = run(
-        _keras_fit,
+        keras_fit,
         model,
         seed=seed,
         train=tuple(train),
