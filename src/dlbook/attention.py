@@ -1,0 +1,310 @@
+"""Attention written out: scaled dot-product attention, a multi-head attention layer,
+causal and padding masks, sinusoidal positional encodings.
+
+Used by ``docs/transformers.md`` (the encoder-decoder of :mod:`dlbook.seq2seq`) and by
+:mod:`dlbook.pretrained.minilm`, whose BERT blocks are built from
+:class:`MultiHeadAttention`. Masks follow the Keras convention: ``True`` means *may
+attend*. :class:`MultiHeadAttention` keeps the weight layout of
+``keras.layers.MultiHeadAttention`` (sublayers ``query``, ``key``, ``value`` and
+``attention_output``, each with a ``kernel`` and a ``bias``), so weights move between
+the two with ``set_weights``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from dlbook.base.validate import positive_int
+
+
+def head_size(d_model: int, heads: int) -> int:
+    """The size of one head when ``heads`` heads share ``d_model`` features."""
+    d_model, heads = positive_int("d_model", d_model), positive_int("heads", heads)
+    if d_model % heads:
+        raise ValueError(
+            f"heads ({heads}) must divide d_model ({d_model}): each head gets "
+            "d_model / heads features"
+        )
+    return d_model // heads
+
+
+def _static(shape) -> tuple:
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def check_mask(mask, query_length, key_length) -> None:
+    """A ``ValueError`` unless ``mask`` (an attention mask) has shape
+    ``(batch, query_length, key_length)``, or ``1`` where it broadcasts."""
+    shape = _static(mask.shape)
+    wanted = f"(batch, {query_length}, {key_length}) or 1 where it broadcasts"
+    if len(shape) != 3:
+        raise ValueError(f"attention_mask must have 3 axes, {wanted}; got {shape}")
+    for got, size in zip(shape[1:], (query_length, key_length), strict=True):
+        if got is not None and size is not None and got not in (1, size):
+            raise ValueError(f"attention_mask must have shape {wanted}; got {shape}")
+
+
+def scaled_dot_product_attention(query, key, value, mask=None):
+    """``softmax(q kᵀ / √d) v`` for every head at once.
+
+    ``query`` ``(batch, Tq, heads, d)``, ``key`` ``(batch, Tk, heads, d)``, ``value``
+    ``(batch, Tk, heads, dv)``; ``mask`` ``(batch, Tq, Tk)`` booleans, ``True`` where a
+    query may attend to a key. Returns the outputs ``(batch, Tq, heads, dv)`` and the
+    attention weights ``(batch, heads, Tq, Tk)`` (each row sums to 1).
+    """
+    query = ops.multiply(query, 1.0 / math.sqrt(int(query.shape[-1])))
+    scores = ops.einsum("bkhd,bqhd->bhqk", key, query)
+    if mask is not None:
+        blocked = 1.0 - ops.cast(ops.expand_dims(mask, 1), scores.dtype)
+        scores = scores + blocked * -1e9  # exp(-1e9) is exactly 0 in float32
+    weights = ops.softmax(scores, axis=-1)
+    return ops.einsum("bhqk,bkhd->bqhd", weights, value), weights
+
+
+def causal_mask(length: int):
+    """``(1, length, length)`` booleans: position ``i`` may attend to ``0..i`` only."""
+    length = positive_int("length", length)
+    return ops.expand_dims(ops.tril(ops.ones((length, length), "bool")), 0)
+
+
+def padding_mask(ids, pad_id: int = 0):
+    """``(batch, 1, length)`` booleans from token ids: ``True`` for every key that is
+    not padding (broadcasts over the queries)."""
+    return ops.expand_dims(ops.not_equal(ids, pad_id), 1)
+
+
+def positional_encoding(length: int, depth: int) -> np.ndarray:
+    """Vaswani et al.'s sinusoids, float32 ``(length, depth)``: position ``p``, feature
+    ``2i`` is ``sin(p / 10000^(2i/depth))``, feature ``2i+1`` the cosine of the same."""
+    length, depth = positive_int("length", length), positive_int("depth", depth)
+    if depth % 2:
+        raise ValueError(f"depth must be even (sine and cosine pairs), got {depth}")
+    positions = np.arange(length)[:, None]
+    rates = 1.0 / 10000 ** (np.arange(0, depth, 2) / depth)
+    encoding = np.zeros((length, depth))
+    encoding[:, 0::2] = np.sin(positions * rates)
+    encoding[:, 1::2] = np.cos(positions * rates)
+    return encoding.astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="dlbook")
+class TokenAndPosition(layers.Layer):
+    """Token ids -> ``embedding * √d_model + positional_encoding``: what a Transformer
+    reads. Id 0 is padding (it still gets an embedding; masks keep it out)."""
+
+    def __init__(self, vocab_size: int, d_model: int, max_length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = positive_int("vocab_size", vocab_size)
+        self.d_model = positive_int("d_model", d_model)
+        self.max_length = positive_int("max_length", max_length)
+        self.embedding = layers.Embedding(vocab_size, d_model, name="embedding")
+        self.encoding = positional_encoding(max_length, d_model)
+
+    def build(self, ids_shape):
+        self.embedding.build(ids_shape)
+
+    def call(self, ids):
+        length = ids.shape[1]
+        if length is not None and length > self.max_length:
+            raise ValueError(
+                f"sequences must be at most max_length={self.max_length} long, "
+                f"got {length}"
+            )
+        places = ops.convert_to_tensor(self.encoding)[: ops.shape(ids)[1]]
+        return self.embedding(ids) * math.sqrt(self.d_model) + places
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "d_model": self.d_model,
+            "max_length": self.max_length,
+        }
+
+
+@keras.saving.register_keras_serializable(package="dlbook")
+class Projection(layers.Layer):
+    """One einsum with a kernel and a bias: the per-head projections of
+    :class:`MultiHeadAttention` (``"btd,dhk->bthk"``) and its output projection
+    (``"bthk,hkd->btd"``)."""
+
+    def __init__(self, equation: str, kernel_shape, bias_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.equation = equation
+        self.kernel_shape, self.bias_shape = tuple(kernel_shape), tuple(bias_shape)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel", shape=self.kernel_shape, initializer="glorot_uniform"
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=self.bias_shape, initializer="zeros"
+        )
+
+    def call(self, x):
+        return ops.einsum(self.equation, x, self.kernel) + self.bias
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "equation": self.equation,
+            "kernel_shape": self.kernel_shape,
+            "bias_shape": self.bias_shape,
+        }
+
+
+@keras.saving.register_keras_serializable(package="dlbook")
+class MultiHeadAttention(layers.Layer):
+    """Multi-head attention: project query, key and value into ``num_heads`` heads,
+    run :func:`scaled_dot_product_attention` in each, project the joined heads back.
+
+    Called like ``keras.layers.MultiHeadAttention``: ``layer(query, value, key=None,
+    attention_mask=None, return_attention_scores=False, use_causal_mask=False)``;
+    ``key`` defaults to ``value``, ``attention_mask`` is ``(batch, Tq, Tk)`` booleans
+    (``True`` = may attend) or broadcasts to it. Same weights, same variable paths
+    (``<layer>/query/kernel`` ...), same outputs; Keras' implicit masks (from
+    ``mask_zero`` embeddings) are not read: pass masks explicitly.
+    ``dropout`` drops attention weights while training.
+    """
+
+    def __init__(
+        self,
+        num_heads: int,
+        key_dim: int,
+        value_dim: int | None = None,
+        dropout: float = 0.0,
+        output_dim: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = positive_int("num_heads", num_heads)
+        self.key_dim = positive_int("key_dim", key_dim)
+        self.value_dim = positive_int("value_dim", value_dim or key_dim)
+        self.output_dim = (
+            None if output_dim is None else positive_int("output_dim", output_dim)
+        )
+        if isinstance(dropout, bool) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        self.dropout_layer = layers.Dropout(self.dropout)
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        shapes = {"query": query_shape, "value": value_shape, "key": key_shape}
+        for name, shape in shapes.items():
+            if len(shape) != 3:
+                raise ValueError(
+                    f"{name} must have shape (batch, length, features), got "
+                    f"{_static(shape)}"
+                )
+        if (
+            None not in (key_shape[1], value_shape[1])
+            and key_shape[1] != value_shape[1]
+        ):
+            raise ValueError(
+                f"key and value must have the same length: key {_static(key_shape)}, "
+                f"value {_static(value_shape)}"
+            )
+        heads, kd, vd = self.num_heads, self.key_dim, self.value_dim
+        out = self.output_dim or int(query_shape[-1])
+        self.query = Projection(
+            "btd,dhk->bthk", (query_shape[-1], heads, kd), (heads, kd), name="query"
+        )
+        self.key = Projection(
+            "btd,dhk->bthk", (key_shape[-1], heads, kd), (heads, kd), name="key"
+        )
+        self.value = Projection(
+            "btd,dhk->bthk", (value_shape[-1], heads, vd), (heads, vd), name="value"
+        )
+        self.attention_output = Projection(
+            "bthk,hkd->btd", (heads, vd, out), (out,), name="attention_output"
+        )
+        self.query.build(query_shape)
+        self.key.build(key_shape)
+        self.value.build(value_shape)
+        self.attention_output.build((None, None, heads, vd))
+        self.built_features = {n: int(s[-1]) for n, s in shapes.items()}
+
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+    ):
+        key = value if key is None else key
+        for name, tensor in (("query", query), ("value", value), ("key", key)):
+            features = tensor.shape[-1]
+            if features is not None and features != self.built_features[name]:
+                raise ValueError(
+                    f"{name} must have {self.built_features[name]} features (the "
+                    f"layer was built for that), got {features}"
+                )
+        if (
+            None not in (key.shape[1], value.shape[1])
+            and key.shape[1] != value.shape[1]
+        ):
+            raise ValueError(
+                f"key and value must have the same length, got {key.shape[1]} "
+                f"and {value.shape[1]}"
+            )
+        mask = attention_mask
+        if mask is not None:
+            check_mask(mask, query.shape[1], key.shape[1])
+            mask = ops.cast(mask, "bool")
+        if use_causal_mask:
+            if query.shape[1] is None or query.shape[1] != key.shape[1]:
+                raise ValueError(
+                    "use_causal_mask needs query and key of one known length, got "
+                    f"{query.shape[1]} and {key.shape[1]}"
+                )
+            causal = causal_mask(int(query.shape[1]))
+            mask = causal if mask is None else ops.logical_and(mask, causal)
+        q, k, v = self.query(query), self.key(key), self.value(value)
+        heads, weights = _attend(q, k, v, mask, self.dropout_layer, training)
+        output = self.attention_output(heads)
+        return (output, weights) if return_attention_scores else output
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "dropout": self.dropout,
+            "output_dim": self.output_dim,
+        }
+
+
+def _attend(q, k, v, mask, dropout_layer, training):
+    """:func:`scaled_dot_product_attention`, with dropout on the weights that are
+    applied (the weights returned are the ones before dropout, as in Keras)."""
+    if dropout_layer.rate == 0:
+        return scaled_dot_product_attention(q, k, v, mask)
+    _, weights = scaled_dot_product_attention(q, k, v, mask)
+    dropped = dropout_layer(weights, training=training)
+    return ops.einsum("bhqk,bkhd->bqhd", dropped, v), weights
+
+
+def draw_attention(ax, weights, queries, keys, title: str = "") -> None:
+    """Draw one head's attention weights ``(len(queries), len(keys))`` on ``ax``: a row
+    per query token, a column per key token, darker where it attends more."""
+    weights = np.asarray(weights)
+    if weights.shape != (len(queries), len(keys)):
+        raise ValueError(
+            f"weights must have shape ({len(queries)}, {len(keys)}) for these "
+            f"tokens, got {weights.shape}"
+        )
+    ax.imshow(weights, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(keys)), keys, rotation=90)
+    ax.set_yticks(range(len(queries)), queries)
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
