@@ -91,18 +91,15 @@ def test_attention_probe_gives_cross_attention_weights():
 
 def test_tiny_training_is_deterministic_and_learns(monkeypatch):
     monkeypatch.setenv(store.STORE_VAR, "off")
-    data = generated.addition_problems(512, 1, 1, seed=0)
+    data = generated.addition_problems(256, 1, 1, seed=0)
     part = seq2seq.encode(data.x, data.y, 9, 6)
     runs = []
     for _ in range(2):
         training.reseed(0)
         model = seq2seq.transformer(d_model=16, heads=2, feed_forward=32)
-        fitted = seq2seq.train(model, part, part, epochs=3, batch_size=64, seed=0)
+        fitted = seq2seq.train(model, part, None, epochs=2, batch_size=64, seed=0)
         runs.append((fitted.history["loss"], model.get_weights()[0]))
+        assert not fitted.restored
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert runs[0][0][-1] < runs[0][0][0]
-    accuracy, decoded = seq2seq.exact_match(
-        seq2seq.greedy_decoder(model, 6), data.x[:20], data.y[:20], 9
-    )
-    assert 0 <= accuracy <= 1 and len(decoded) == 20
