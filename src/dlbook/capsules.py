@@ -17,6 +17,7 @@ import numpy as np
 from dlbook.base import settings
 from dlbook.base.seeding import reseed, rng
 from dlbook.base.validate import positive_int
+from dlbook.convnets import shift
 
 settings.apply_environment(os.environ)  # a quiet TensorFlow, before Keras loads it
 import keras  # noqa: E402  (the layers below subclass keras.layers.Layer)
@@ -417,12 +418,13 @@ def random_shifts(images, max_shift: int = 2, seed: int = 0):
             f"images must be (n, height, width, channels), got {images.shape}"
         )
     m = positive_int("max_shift", max_shift)
-    h, w = images.shape[1:3]
-    padded = np.pad(images, ((0, 0), (m, m), (m, m), (0, 0)))
     dy, dx = rng(seed).integers(-m, m + 1, size=(2, len(images)))
     out = np.empty_like(images)
-    for i, (y, x) in enumerate(zip(dy, dx, strict=True)):
-        out[i] = padded[i, m - y : m - y + h, m - x : m - x + w]
+    for y in range(-m, m + 1):  # one call of the convnets page's shift per offset
+        for x in range(-m, m + 1):
+            chosen = (dy == y) & (dx == x)
+            if chosen.any():
+                out[chosen] = shift(images[chosen], x, y)
     return out
 
 

@@ -87,43 +87,42 @@ def animation_html(animation, alt: str, fps: float = 1.5):
     Plays offline with no script or web font, unlike matplotlib's JavaScript player,
     which fetches its button icons from a CDN.
     """
-    import base64
     import tempfile
     from pathlib import Path
 
-    from IPython.display import HTML
     from matplotlib.animation import PillowWriter
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "animation.gif"
+        animation.save(path, writer=PillowWriter(fps=fps))
+        return _gif_html(path.read_bytes(), alt, 'style="max-width:100%"')
+
+
+def _gif_html(gif: bytes, alt: str, size: str):
+    """A GIF inline in an ``<img>`` tag, with ``alt`` text and a ``size`` attribute."""
+    import base64
+
+    from IPython.display import HTML
 
     if not alt:
         raise ValueError(
             "alt must describe the animation for readers who cannot see it"
         )
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "animation.gif"
-        animation.save(path, writer=PillowWriter(fps=fps))
-        encoded = base64.b64encode(path.read_bytes()).decode()
+    encoded = base64.b64encode(gif).decode()
     alt = alt.replace('"', "&quot;")
-    return HTML(
-        f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" style="max-width:100%">'
-    )
+    return HTML(f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" {size}>')
 
 
 def frames_html(frames, alt: str, fps: float = 20, width: int = 300):
     """RGB ``frames`` (e.g. an environment's renders) as an inline animated GIF,
     each frame scaled to ``width`` pixels: written by Pillow straight from the arrays,
     many times faster than drawing each frame with matplotlib."""
-    import base64
     import io
 
-    from IPython.display import HTML
     from PIL import Image
 
     if len(frames) == 0:
         raise ValueError("frames must hold at least one image")
-    if not alt:
-        raise ValueError(
-            "alt must describe the animation for readers who cannot see it"
-        )
     width = positive_int("width", width)
     images = []
     for frame in frames:
@@ -139,11 +138,7 @@ def frames_html(frames, alt: str, fps: float = 20, width: int = 300):
         duration=round(1000 / fps),
         loop=0,
     )
-    encoded = base64.b64encode(buffer.getvalue()).decode()
-    alt = alt.replace('"', "&quot;")
-    return HTML(
-        f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" width="{width}">'
-    )
+    return _gif_html(buffer.getvalue(), alt, f'width="{width}"')
 
 
 def show_images(
