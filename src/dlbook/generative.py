@@ -1,0 +1,641 @@
+"""Image generation: a convolutional VAE, a DCGAN and a VAE-GAN for 28x28 digits, the
+attributes measured from image moments that the latent-space editing moves, and the
+smoothness of latent interpolations. The page that uses it is ``docs/generative.md``.
+
+The VAE is a Keras model with its own ``train_step``, trained by
+``training.fit``; the GAN and the VAE-GAN alternate steps with two
+optimizers in routines run by ``training.run`` (:func:`gan_routine`,
+:func:`vaegan_routine`), so all three are memoised in the trained-model store.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from dlbook.base import settings
+from dlbook.base.seeding import check_seed, reseed
+from dlbook.base.validate import positive_int
+
+settings.apply_environment(os.environ)  # a quiet TensorFlow, before Keras loads it
+import keras  # noqa: E402  (the VAE and its sampling layer subclass Keras classes)
+import tensorflow as tf  # noqa: E402  (gradient tapes of the custom steps)
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def _images(x, what: str = "x") -> np.ndarray:
+    """``x`` as float32 ``(n, 28, 28, 1)`` (a batch of 28x28 images, channel optional)."""
+    x = np.asarray(x, np.float32)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"{what} must be a batch of 28x28 images, got shape {x.shape}")
+    return x
+
+
+# --- the VAE ------------------------------------------------------------------------
+
+
+def kl_divergence(z_mean, z_log_var):
+    """KL divergence of N(z_mean, exp(z_log_var)) from N(0, I), one value per example:
+    ``-0.5 * sum(1 + log var - mean^2 - var)`` over the latent axis (the VAE's prior
+    term, in closed form)."""
+    ops = keras.ops
+    return -0.5 * ops.sum(
+        1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1
+    )
+
+
+def reconstruction_loss(x, x_hat):
+    """Binary cross-entropy summed over the 784 pixels, one value per example (the
+    VAE's likelihood term, as in the keras.io VAE)."""
+    ops = keras.ops
+    x_hat = ops.clip(x_hat, 1e-7, 1.0 - 1e-7)
+    terms = x * ops.log(x_hat) + (1.0 - x) * ops.log(1.0 - x_hat)
+    return -ops.sum(ops.reshape(terms, (ops.shape(x)[0], -1)), axis=-1)
+
+
+class Sampling(keras.layers.Layer):
+    """The reparameterisation trick: ``z = mean + exp(log_var / 2) * eps`` with
+    ``eps ~ N(0, I)`` from a seeded generator, so the noise is an input of the
+    network and gradients reach the mean and the variance."""
+
+    def __init__(self, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = check_seed(seed)
+        self.generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        eps = keras.random.normal(keras.ops.shape(z_mean), seed=self.generator)
+        return z_mean + keras.ops.exp(0.5 * z_log_var) * eps
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+def vae_encoder(latent_dim: int = 2, name: str = "encoder"):
+    """The keras.io VAE's encoder: two stride-2 3x3 convolutions (32, 64 filters), a
+    16-unit dense layer, then the latent mean and log-variance."""
+    from keras import layers
+
+    latent_dim = positive_int("latent_dim", latent_dim)
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)
+    h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
+    h = layers.Dense(16, activation="relu")(layers.Flatten()(h))
+    z_mean = layers.Dense(latent_dim, name="z_mean")(h)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
+    return keras.Model(x, [z_mean, z_log_var], name=name)
+
+
+def vae_decoder(latent_dim: int = 2, name: str = "decoder"):
+    """The keras.io VAE's decoder (the mirror of :func:`vae_encoder`): a dense layer to
+    7x7x64, two stride-2 transposed convolutions, a sigmoid 28x28 image. The GAN and
+    the VAE-GAN use it as their generator."""
+    from keras import layers
+
+    latent_dim = positive_int("latent_dim", latent_dim)
+    z = keras.Input((latent_dim,), name="z")
+    h = layers.Dense(7 * 7 * 64, activation="relu")(z)
+    h = layers.Reshape((7, 7, 64))(h)
+    h = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu")(h)
+    h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(h)
+    out = layers.Conv2DTranspose(1, 3, padding="same", activation="sigmoid")(h)
+    return keras.Model(z, out, name=name)
+
+
+class VAE(keras.Model):
+    """Encoder, sampling layer and decoder; ``train_step`` minimises the summed
+    pixel cross-entropy plus the KL term and tracks both per epoch."""
+
+    def __init__(self, encoder, decoder, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.sampler = Sampling(seed)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("loss", "reconstruction", "kl")
+        }
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, x, training=False):
+        z_mean, z_log_var = self.encoder(x, training=training)
+        return self.decoder(self.sampler([z_mean, z_log_var]), training=training)
+
+    def losses_of(self, x, training=False):
+        """Mean reconstruction and KL terms of the batch ``x``."""
+        z_mean, z_log_var = self.encoder(x, training=training)
+        x_hat = self.decoder(self.sampler([z_mean, z_log_var]), training=training)
+        reconstruction = keras.ops.mean(reconstruction_loss(x, x_hat))
+        kl = keras.ops.mean(kl_divergence(z_mean, z_log_var))
+        return reconstruction, kl
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self.losses_of(x, training=True)
+            loss = reconstruction + kl
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
+        for name, value in (
+            ("loss", loss),
+            ("reconstruction", reconstruction),
+            ("kl", kl),
+        ):
+            self.trackers[name].update_state(value)
+        return {name: t.result() for name, t in self.trackers.items()}
+
+
+def vae(latent_dim: int = 2, seed: int = 0):
+    """A built convolutional VAE (keras.io's architecture) with a ``latent_dim``-D
+    latent space; train it with ``training.fit(model, (x, x), loss=None, ...)``."""
+    reseed(check_seed(seed))
+    model = VAE(vae_encoder(latent_dim), vae_decoder(latent_dim), seed=seed, name="vae")
+    model(np.zeros((1, *IMAGE_SHAPE), np.float32))
+    return model
+
+
+def encode(model, x, batch_size: int = 500) -> np.ndarray:
+    """The latent means of images ``x`` under a VAE (or a VAE-GAN's encoder)."""
+    encoder = getattr(model, "encoder", model)
+    x = _images(x)
+    means = [
+        np.asarray(encoder(x[i : i + batch_size], training=False)[0])
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(means)
+
+
+def decode(model, z, batch_size: int = 500) -> np.ndarray:
+    """Images ``(n, 28, 28)`` decoded from latent points ``z`` (a VAE's decoder, or a
+    generator given directly)."""
+    from dlbook import training
+
+    decoder = getattr(model, "decoder", model)
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2:
+        raise ValueError(f"z must be a (n, latent_dim) array, got shape {z.shape}")
+    return training.predict(decoder, z, batch_size=batch_size)[..., 0]
+
+
+def latent_dim_of(model) -> int:
+    """The latent size of a VAE, a VAE-GAN's decoder or a generator."""
+    decoder = getattr(model, "decoder", model)
+    return int(decoder.inputs[0].shape[-1])
+
+
+def sample(model, n: int, seed: int) -> np.ndarray:
+    """``n`` images decoded from latent points drawn from N(0, I) with ``seed``."""
+    n = positive_int("n", n)
+    z = np.random.default_rng(check_seed(seed)).normal(size=(n, latent_dim_of(model)))
+    return decode(model, z.astype(np.float32))
+
+
+def reconstruct(model, x) -> np.ndarray:
+    """Images ``(n, 28, 28)`` decoded from the latent means of ``x`` (no sampling)."""
+    return decode(model, encode(model, x))
+
+
+def latent_grid(model, size: int = 15, span: float = 2.0) -> np.ndarray:
+    """A ``(size * 28, size * 28)`` picture of a 2-D latent space: the images decoded
+    on a ``size`` x ``size`` grid over [-span, span]^2 (first latent along columns,
+    second along rows, upwards), as in the keras.io VAE example."""
+    size = positive_int("size", size)
+    if latent_dim_of(model) != 2:
+        raise ValueError("latent_grid needs a model with a 2-D latent space")
+    values = np.linspace(-span, span, size)
+    z = np.array([[a, b] for b in values[::-1] for a in values], np.float32)
+    images = decode(model, z).reshape(size, size, 28, 28)
+    return images.transpose(0, 2, 1, 3).reshape(size * 28, size * 28)
+
+
+# --- the GAN ------------------------------------------------------------------------
+
+
+def dcgan_generator(latent_dim: int = 2, name: str = "generator"):
+    """The DCGAN-style generator: the same network as :func:`vae_decoder` (dense to
+    7x7x64, two stride-2 transposed convolutions), so GAN and VAE differ only in how
+    they are trained."""
+    return vae_decoder(latent_dim, name=name)
+
+
+def dcgan_discriminator(dropout: float = 0.3, name: str = "discriminator"):
+    """The DCGAN-style discriminator: two stride-2 4x4 convolutions (32, 64 filters)
+    with leaky ReLU and ``dropout`` (which keeps it from winning too early), no
+    pooling, one logit. The flattened 7x7x64 activations (layer
+    ``features``) are what the VAE-GAN compares images in."""
+    from keras import layers
+
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    h = layers.Conv2D(32, 4, strides=2, padding="same")(x)
+    h = layers.Dropout(dropout)(layers.LeakyReLU(0.2)(h))
+    h = layers.Conv2D(64, 4, strides=2, padding="same")(h)
+    h = layers.LeakyReLU(0.2)(h)
+    features = layers.Flatten(name="features")(h)
+    h = layers.Dropout(dropout)(features)
+    logit = layers.Dense(1, name="logit")(h)
+    return keras.Model(x, [logit, features], name=name)
+
+
+def gan_models(latent_dim: int = 2, seed: int = 0) -> dict:
+    """A fresh generator and discriminator, seeded: ``{"generator", "discriminator"}``."""
+    reseed(check_seed(seed))
+    return {
+        "generator": dcgan_generator(latent_dim),
+        "discriminator": dcgan_discriminator(),
+    }
+
+
+def _bce_logits(labels: float, logits):
+    return tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.fill(tf.shape(logits), labels), logits=logits
+        )
+    )
+
+
+def _optimizer(learning_rate: float):
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    return keras.optimizers.Adam(learning_rate, beta_1=0.5)
+
+
+def gan_steps(generator, discriminator, learning_rate: float = 2e-4):
+    """The two compiled steps of a GAN, each with its own Adam optimizer:
+    ``discriminator_step(real, z)`` lowers the discriminator's cross-entropy on real
+    (label 1) and generated (label 0) images and changes only the discriminator;
+    ``generator_step(z)`` lowers the non-saturating loss ``-log D(G(z))`` and changes
+    only the generator. Each returns its loss."""
+    d_optimizer, g_optimizer = _optimizer(learning_rate), _optimizer(learning_rate)
+
+    @tf.function
+    def discriminator_step(real, z):
+        fake = generator(z, training=False)
+        with tf.GradientTape() as tape:
+            real_logit = discriminator(real, training=True)[0]
+            fake_logit = discriminator(fake, training=True)[0]
+            loss = _bce_logits(1.0, real_logit) + _bce_logits(0.0, fake_logit)
+        weights = discriminator.trainable_weights
+        d_optimizer.apply_gradients(
+            zip(tape.gradient(loss, weights), weights, strict=True)
+        )
+        return loss
+
+    @tf.function
+    def generator_step(z):
+        with tf.GradientTape() as tape:
+            fake_logit = discriminator(generator(z, training=True), training=False)[0]
+            loss = _bce_logits(1.0, fake_logit)
+        weights = generator.trainable_weights
+        g_optimizer.apply_gradients(
+            zip(tape.gradient(loss, weights), weights, strict=True)
+        )
+        return loss
+
+    return discriminator_step, generator_step
+
+
+def _batches(n: int, batch_size: int, rng):
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+
+
+def _snapshot(generator, z) -> list:
+    """Generated images from fixed noise ``z`` as 0-255 integers (JSON for the record)."""
+    images = np.asarray(generator(z, training=False))[..., 0]
+    return np.rint(images * 255).astype(int).tolist()
+
+
+def gan_routine(
+    models,
+    seed: int,
+    x,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 2e-4,
+    snapshot_epochs=(),
+    snapshots: int = 16,
+):
+    """The GAN training loop, run by ``training.run`` (``models`` from
+    :func:`gan_models`): each batch one discriminator step, then one generator step on
+    fresh noise, all noise and shuffling drawn from NumPy generators seeded with
+    ``seed``. Records both losses per epoch and, after each epoch in
+    ``snapshot_epochs``, ``snapshots`` images from one fixed noise batch."""
+    generator, discriminator = models["generator"], models["discriminator"]
+    x = _images(x)
+    epochs, batch_size = (
+        positive_int("epochs", epochs),
+        positive_int("batch_size", batch_size),
+    )
+    if batch_size > len(x):
+        raise ValueError(
+            f"batch_size must be at most len(x) = {len(x)}, got {batch_size}"
+        )
+    rng = np.random.default_rng(check_seed(seed))
+    latent = latent_dim_of(generator)
+    fixed = rng.normal(size=(snapshots, latent)).astype(np.float32)
+    d_step, g_step = gan_steps(generator, discriminator, learning_rate)
+    history = {"discriminator_loss": [], "generator_loss": []}
+    stages = {}
+    for epoch in range(1, epochs + 1):
+        d_losses, g_losses = [], []
+        for index in _batches(len(x), batch_size, rng):
+            z = rng.normal(size=(2, batch_size, latent)).astype(np.float32)
+            d_losses.append(float(d_step(x[index], z[0])))
+            g_losses.append(float(g_step(z[1])))
+        history["discriminator_loss"].append(float(np.mean(d_losses)))
+        history["generator_loss"].append(float(np.mean(g_losses)))
+        if epoch in snapshot_epochs:
+            stages[str(epoch)] = _snapshot(generator, fixed)
+    return {"history": history, "snapshots": stages}
+
+
+def train_gan(x, epochs: int, latent_dim: int = 2, seed: int = 0, **options):
+    """Build a GAN with ``seed`` and train it on ``x`` through the store; returns
+    ``(models, result)`` with ``result.record["history"]`` and ``["snapshots"]``."""
+    from dlbook import training
+
+    models = gan_models(latent_dim, seed=seed)
+    result = training.run(
+        gan_routine, models, seed=seed, x=_images(x), epochs=epochs, **options
+    )
+    return models, result
+
+
+# --- the VAE-GAN --------------------------------------------------------------------
+
+
+def vaegan_models(latent_dim: int = 2, seed: int = 0) -> dict:
+    """A fresh VAE-GAN, seeded: ``{"encoder", "decoder", "discriminator"}`` (the
+    encoder of the VAE, the decoder that is also the generator, the GAN's critic)."""
+    reseed(check_seed(seed))
+    return {
+        "encoder": vae_encoder(latent_dim),
+        "decoder": vae_decoder(latent_dim),
+        "discriminator": dcgan_discriminator(),
+    }
+
+
+def vaegan_steps(
+    encoder,
+    decoder,
+    discriminator,
+    learning_rate: float = 2e-4,
+    feature_weight: float = 1.0,
+    adversarial_weight: float = 1.0,
+):
+    """The two compiled steps of a VAE-GAN (Larsen et al., 2016), three Adam optimizers.
+
+    ``autoencoder_step(x, eps, z_prior)``: the encoder lowers KL + reconstruction, the
+    decoder lowers reconstruction + ``adversarial_weight`` x the non-saturating GAN
+    loss on its reconstructions and prior samples; reconstruction is the summed pixel
+    cross-entropy plus ``feature_weight`` x the squared distance between the
+    discriminator's ``features`` of ``x`` and of its reconstruction (Larsen's
+    learned similarity). The discriminator is left unchanged.
+    ``discriminator_step(x, eps, z_prior)``: the discriminator's cross-entropy on
+    real (1) and fake (0) images, the fakes half reconstructions, half prior samples;
+    only it changes.
+    Each step returns its losses as a dict.
+    """
+    optimizers = [_optimizer(learning_rate) for _ in range(3)]
+
+    def parts(x, eps, z_prior, training):
+        z_mean, z_log_var = encoder(x, training=training)
+        z = z_mean + tf.exp(0.5 * z_log_var) * eps
+        x_rec, x_prior = (
+            decoder(z, training=training),
+            decoder(z_prior, training=training),
+        )
+        return z_mean, z_log_var, x_rec, x_prior
+
+    @tf.function
+    def autoencoder_step(x, eps, z_prior):
+        with tf.GradientTape(persistent=True) as tape:
+            z_mean, z_log_var, x_rec, x_prior = parts(x, eps, z_prior, True)
+            _, real_features = discriminator(x, training=False)
+            rec_logit, rec_features = discriminator(x_rec, training=False)
+            prior_logit = discriminator(x_prior, training=False)[0]
+            kl = tf.reduce_mean(kl_divergence(z_mean, z_log_var))
+            pixels = tf.reduce_mean(reconstruction_loss(x, x_rec))
+            features = tf.reduce_mean(
+                tf.reduce_sum(tf.square(real_features - rec_features), axis=-1)
+            )
+            reconstruction = pixels + feature_weight * features
+            adversarial = _bce_logits(1.0, rec_logit) + _bce_logits(1.0, prior_logit)
+            encoder_loss = kl + reconstruction
+            decoder_loss = reconstruction + adversarial_weight * adversarial
+        for model, loss, optimizer in (
+            (encoder, encoder_loss, optimizers[0]),
+            (decoder, decoder_loss, optimizers[1]),
+        ):
+            weights = model.trainable_weights
+            optimizer.apply_gradients(
+                zip(tape.gradient(loss, weights), weights, strict=True)
+            )
+        del tape
+        return {
+            "kl": kl,
+            "pixels": pixels,
+            "features": features,
+            "adversarial": adversarial,
+        }
+
+    @tf.function
+    def discriminator_step(x, eps, z_prior):
+        _, _, x_rec, x_prior = parts(x, eps, z_prior, False)
+        with tf.GradientTape() as tape:
+            loss = (
+                _bce_logits(1.0, discriminator(x, training=True)[0])
+                + 0.5 * _bce_logits(0.0, discriminator(x_rec, training=True)[0])
+                + 0.5 * _bce_logits(0.0, discriminator(x_prior, training=True)[0])
+            )
+        weights = discriminator.trainable_weights
+        optimizers[2].apply_gradients(
+            zip(tape.gradient(loss, weights), weights, strict=True)
+        )
+        return {"discriminator": loss}
+
+    return autoencoder_step, discriminator_step
+
+
+def vaegan_routine(
+    models,
+    seed: int,
+    x,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 2e-4,
+    feature_weight: float = 1.0,
+    adversarial_weight: float = 1.0,
+):
+    """The VAE-GAN training loop, run by ``training.run`` (``models`` from
+    :func:`vaegan_models`): each batch one discriminator step, then one
+    encoder-and-decoder step on the same images and noise, all drawn from NumPy
+    generators seeded with ``seed``; records every loss term per epoch."""
+    encoder, decoder, discriminator = (
+        models["encoder"],
+        models["decoder"],
+        models["discriminator"],
+    )
+    x = _images(x)
+    epochs, batch_size = (
+        positive_int("epochs", epochs),
+        positive_int("batch_size", batch_size),
+    )
+    if batch_size > len(x):
+        raise ValueError(
+            f"batch_size must be at most len(x) = {len(x)}, got {batch_size}"
+        )
+    rng = np.random.default_rng(check_seed(seed))
+    latent = latent_dim_of(decoder)
+    ae_step, d_step = vaegan_steps(
+        encoder,
+        decoder,
+        discriminator,
+        learning_rate,
+        feature_weight,
+        adversarial_weight,
+    )
+    history: dict[str, list] = {}
+    for _ in range(epochs):
+        sums: dict[str, list] = {}
+        for index in _batches(len(x), batch_size, rng):
+            noise = rng.normal(size=(2, batch_size, latent)).astype(np.float32)
+            losses = {**d_step(x[index], noise[0], noise[1])}
+            losses.update(ae_step(x[index], noise[0], noise[1]))
+            for name, value in losses.items():
+                sums.setdefault(name, []).append(float(value))
+        for name, values in sums.items():
+            history.setdefault(name, []).append(float(np.mean(values)))
+    return {"history": history}
+
+
+def train_vaegan(x, epochs: int, latent_dim: int = 2, seed: int = 0, **options):
+    """Build a VAE-GAN with ``seed`` and train it on ``x`` through the store; returns
+    ``(models, result)``."""
+    from dlbook import training
+
+    models = vaegan_models(latent_dim, seed=seed)
+    result = training.run(
+        vaegan_routine, models, seed=seed, x=_images(x), epochs=epochs, **options
+    )
+    return models, result
+
+
+# --- attributes measured from the images -----------------------------------------
+
+
+def _moments(images):
+    images = np.asarray(images, np.float64)
+    if images.ndim == 2:
+        images = images[None]
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3:
+        raise ValueError(f"images must be (n, height, width), got shape {images.shape}")
+    if np.any(images < 0):
+        raise ValueError("images must hold non-negative ink values")
+    mass = images.sum(axis=(1, 2))
+    if np.any(mass == 0):
+        raise ValueError("images must not be blank (no ink: no moments)")
+    rows, cols = np.indices(images.shape[1:], dtype=np.float64)
+    r_mean = (images * rows).sum(axis=(1, 2)) / mass
+    c_mean = (images * cols).sum(axis=(1, 2)) / mass
+    dr = rows[None] - r_mean[:, None, None]
+    dc = cols[None] - c_mean[:, None, None]
+    mu02 = (images * dr**2).sum(axis=(1, 2)) / mass  # spread along rows (vertical)
+    mu11 = (images * dr * dc).sum(axis=(1, 2)) / mass
+    return images, mass, mu02, mu11
+
+
+def slant(images) -> np.ndarray:
+    """How far each image leans right, from its second central moments: the shear
+    ``-mu11 / mu02`` (columns moved per row, rows counted downwards), 0 for upright,
+    positive when the top leans right (the deskewing measure of MNIST preprocessing)."""
+    _, _, mu02, mu11 = _moments(images)
+    return -mu11 / mu02
+
+
+def thickness(images, threshold: float = 0.5) -> np.ndarray:
+    """Mean stroke thickness in pixels: the ink (zeroth moment, on the images
+    thresholded at ``threshold``) divided by the length of the strokes' skeleton
+    (Morpho-MNIST's measure). A 1-pixel line gives 1, a 3-pixel line about 3."""
+    from skimage.morphology import skeletonize
+
+    images, _, _, _ = _moments(images)
+    ink = images >= threshold
+    if not np.all(ink.any(axis=(1, 2))):
+        raise ValueError(f"every image needs ink above threshold {threshold}")
+    lengths = np.array([skeletonize(one).sum() for one in ink], np.float64)
+    return ink.sum(axis=(1, 2)) / np.maximum(lengths, 1.0)
+
+
+def attribute_direction(z, values, share: float = 0.25) -> np.ndarray:
+    """The latent direction of an attribute, as the notes' smile vector: the mean
+    latent point of the ``share`` of images with the highest ``values`` minus that of
+    the ``share`` with the lowest."""
+    z, values = np.asarray(z, np.float64), np.asarray(values, np.float64)
+    if len(z) != len(values) or z.ndim != 2:
+        raise ValueError("z must be (n, latent_dim) and values (n,), same n")
+    if not 0 < share <= 0.5:
+        raise ValueError(f"share must be in (0, 0.5], got {share}")
+    count = max(1, int(round(share * len(values))))
+    order = np.argsort(values, kind="stable")
+    return z[order[-count:]].mean(axis=0) - z[order[:count]].mean(axis=0)
+
+
+# --- latent interpolations ------------------------------------------------------------
+
+
+def interpolate(model, z_from, z_to, steps: int = 12) -> np.ndarray:
+    """Images ``(pairs, steps, 28, 28)`` decoded on the straight lines from each point
+    of ``z_from`` to the matching point of ``z_to``, ends included."""
+    steps = positive_int("steps", steps)
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    a, b = np.asarray(z_from, np.float32), np.asarray(z_to, np.float32)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError("z_from and z_to must be (pairs, latent_dim) of one shape")
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None]
+    path = a[:, None] + t * (b - a)[:, None]
+    images = decode(model, path.reshape(-1, a.shape[1]))
+    return images.reshape(len(a), steps, 28, 28)
+
+
+def interpolation_smoothness(paths, classes) -> dict:
+    """How smoothly images change along interpolation ``paths`` ``(pairs, steps, 28,
+    28)`` with the classifier's ``classes`` ``(pairs, steps)`` of each image:
+
+    ``largest_step_share``: the largest pixel change of one step over the path's total
+    (``1/(steps-1)`` for even change, 1 when all change happens in one jump), averaged
+    over paths; ``mean_step``: mean RMS pixel change per step; ``class_changes``:
+    class changes per path; ``flip_backs``: share of paths whose class returns to a
+    class it had left (A to B to A), the sign of a latent space that is not continuous
+    between the ends."""
+    paths, classes = np.asarray(paths, np.float64), np.asarray(classes)
+    if paths.ndim != 4 or classes.shape != paths.shape[:2]:
+        raise ValueError(
+            "paths must be (pairs, steps, h, w) and classes (pairs, steps)"
+        )
+    steps = np.sqrt(np.mean(np.diff(paths, axis=1) ** 2, axis=(2, 3)))
+    total = np.maximum(steps.sum(axis=1), 1e-12)
+    flips = []
+    for row in classes:
+        runs = [row[0]] + [
+            c for prev, c in zip(row[:-1], row[1:], strict=True) if c != prev
+        ]
+        flips.append(len(runs) != len(set(runs)))
+    return {
+        "largest_step_share": float(np.mean(steps.max(axis=1) / total)),
+        "mean_step": float(steps.mean()),
+        "class_changes": float(
+            np.mean(np.sum(classes[:, 1:] != classes[:, :-1], axis=1))
+        ),
+        "flip_backs": float(np.mean(flips)),
+    }

@@ -1,0 +1,96 @@
+"""Sample quality measured the same way for every generative model, with the book's
+MNIST classifier as the judge: its mean confidence, how many classes it sees, the
+class histogram's distance to uniform, a Fréchet distance in its penultimate features
+(calibrated by two sets of real digits), and a sharpness measure. The page that uses
+it is ``docs/generative.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlbook.base.validate import positive_int
+
+
+def _images(images) -> np.ndarray:
+    x = np.asarray(images, np.float32)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != (28, 28, 1):
+        raise ValueError(f"images must be a batch of 28x28 images, got shape {x.shape}")
+    return x
+
+
+def feature_model(classifier):
+    """The classifier cut at its penultimate layer (the input of its softmax layer):
+    the features the Fréchet distance compares, as FID does with Inception's."""
+    import keras
+
+    last = classifier.layers[-1]
+    return keras.Model(classifier.inputs[0], last.input, name="penultimate")
+
+
+def class_histogram(probabilities, classes: int = 10) -> np.ndarray:
+    """Share of samples the classifier puts in each class (argmax of ``probabilities``)."""
+    classes = positive_int("classes", classes)
+    labels = np.argmax(np.asarray(probabilities), axis=1)
+    return np.bincount(labels, minlength=classes)[:classes] / len(labels)
+
+
+def distance_to_uniform(histogram) -> float:
+    """Total-variation distance of a class histogram to the uniform one: 0 when every
+    class is equally frequent, 0.9 when all samples fall in one class of ten."""
+    histogram = np.asarray(histogram, np.float64)
+    return float(0.5 * np.abs(histogram - 1.0 / len(histogram)).sum())
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets:
+    ``|mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` (Heusel et al., 2017).
+    The trace of the matrix square root is taken from the eigenvalues of
+    ``S_a^(1/2) S_b S_a^(1/2)``, which is symmetric, so it stays real."""
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError("features_a and features_b must be (n, d) with the same d")
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("each feature set needs at least two rows")
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    values, vectors = np.linalg.eigh(s_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    middle = np.linalg.eigvalsh(root_a @ s_b @ root_a)
+    trace_root = np.sqrt(np.clip(middle, 0, None)).sum()
+    distance = (
+        np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * trace_root
+    )
+    return float(max(distance, 0.0))
+
+
+def sharpness(images) -> float:
+    """Mean variance of each image's Laplacian (the focus measure of photography):
+    blurred digits score low, crisp strokes high."""
+    from scipy import ndimage
+
+    x = _images(images)[..., 0].astype(np.float64)
+    return float(np.mean([ndimage.laplace(one).var() for one in x]))
+
+
+def score(images, classifier, reference_features, features=None) -> dict:
+    """Every measure of one set of ``images`` ``(n, 28, 28)``: ``confidence`` (the
+    classifier's mean top probability), ``classes_seen`` (classes with at least 2 %
+    of the samples), ``distance_to_uniform``, ``frechet`` (to ``reference_features``,
+    the penultimate features of real digits) and ``sharpness``. ``features`` is
+    :func:`feature_model` of ``classifier`` (built once and passed in to save time)."""
+    from dlbook import training
+
+    x = _images(images)
+    features = feature_model(classifier) if features is None else features
+    probabilities = training.predict(classifier, x)
+    histogram = class_histogram(probabilities)
+    return {
+        "confidence": float(np.max(probabilities, axis=1).mean()),
+        "classes_seen": int(np.sum(histogram >= 0.02)),
+        "distance_to_uniform": distance_to_uniform(histogram),
+        "frechet": frechet_distance(training.predict(features, x), reference_features),
+        "sharpness": sharpness(x),
+    }
