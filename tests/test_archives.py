@@ -120,3 +120,37 @@ def test_every_archive_is_pinned_with_the_same_hash_in_its_requirements_file(arc
     assert len(lines) == 1, f"{project} should be listed once in {archive.listed_in}"
     assert lines[0].endswith(f"--hash=sha256:{archive.sha256}")
     assert archive.listed_in in settings.FETCH_OPTIONS
+
+
+def test_opencv_samples_are_pinned_with_the_same_hash():
+    lines = [
+        line
+        for line in (ROOT / "datasets.txt").read_text().splitlines()
+        if line.startswith("opencv-python==")
+    ]
+    assert lines == [
+        f"opencv-python==4.10.0.84 --hash=sha256:{archives.OPENCV_SAMPLES.sha256}"
+    ]
+
+
+def test_painting_is_streamed_out_of_a_tarball(tmp_path, monkeypatch):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((4, 6, 3), 255, np.uint8)).save(buffer, format="PNG")
+    name = archives.OPENCV_SAMPLE_DATA + "starry_night.jpg"
+    path = tmp_path / "samples.tar.gz"
+    path.write_bytes(_tar_bytes({"other.txt": b"x", name: buffer.getvalue()}))
+    image = archives._painting(path, "starry_night")
+    assert image.shape == (4, 6, 3) and image.dtype == np.float32
+    assert image.min() == 1.0
+    with pytest.raises(ValueError, match="name must be one of"):
+        archives.painting("mona_lisa")
+
+
+def test_starry_night_when_fetched():
+    try:
+        image = archives.painting()
+    except MissingDependencyError:
+        missing_data("the opencv-python sdist is not fetched in this environment")
+    assert image.shape == (600, 752, 3) and 0 <= image.min() < image.max() <= 1

@@ -78,6 +78,14 @@ GENSIM = SourceArchive(
     "LGPL-2.1 (gensim); only its test corpora are read",
     listed_in="datasets-binary.txt",
 )
+OPENCV_SAMPLES = SourceArchive(
+    "opencv-python-4.10.0.84.tar.gz",
+    "72d234e4582e9658ffea8e9cae5b63d488ad06994ef12d81dc303b17472f3526",
+    "the painting: public domain (Vincent van Gogh, The Starry Night, 1889); OpenCV's "
+    "sample data and code: Apache-2.0. The sdist is 95.1 MB (no smaller PyPI archive "
+    "with a public-domain painting was found); only "
+    "opencv/samples/data/starry_night.jpg (303 kB, 600 x 752) is read",
+)
 
 
 def data_folder() -> Path:
@@ -319,3 +327,33 @@ def wordsim353(folder: Path | None = None) -> Dataset:
         f"{GENSIM.filename} from PyPI, gensim/test/test_data/wordsim353.tsv, "
         f"licence of the wheel: {GENSIM.licence}",
     )
+
+
+OPENCV_SAMPLE_DATA = "opencv-python-4.10.0.84/opencv/samples/data/"
+PAINTINGS = ("starry_night",)
+
+
+def painting(name: str = "starry_night", folder: Path | None = None) -> np.ndarray:
+    """A public-domain painting from OpenCV's sample data (``PAINTINGS``) as floats in
+    [0, 1], shape ``(height, width, 3)``: the style image of docs/style_transfer.md.
+    The member is streamed out of the opencv-python sdist (nothing is extracted)."""
+    if name not in PAINTINGS:
+        raise ValueError(f"name must be one of {PAINTINGS}, got {name!r}")
+    return _painting(archive_path(OPENCV_SAMPLES, folder), name).copy()
+
+
+@lru_cache(maxsize=2)
+def _painting(path: Path, name: str) -> np.ndarray:
+    from dlbook.data import require
+
+    image_module = require("PIL.Image", "pillow")
+    wanted = f"{OPENCV_SAMPLE_DATA}{name}.jpg"
+    with tarfile.open(path, "r:gz") as tar:
+        for member in tar:  # stream to the one member: no index of 20k files
+            if member.name == wanted:
+                data = tar.extractfile(member).read()
+                break
+        else:
+            raise ValueError(f"{wanted!r} is not in the archive {path.name}")
+    with image_module.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"), np.float32) / 255.0
