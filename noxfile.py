@@ -155,6 +155,9 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "tests",
         str(EXECUTED),
+        # the pages' scripts run in their own session, `paste`
+        "-m",
+        "not pasted",
         # two workers, one page each at a time: pages run in parallel (1.6x on 2 cores)
         *SETTINGS["NBVAL_ARGS"],
         *args,
@@ -163,6 +166,32 @@ def tests(session: nox.Session) -> None:
             **site,
             "DLBOOK_SITE_BUILT": "1",
             "DLBOOK_RETRAIN": "1" if retrain else "",
+        },
+        external=True,
+    )
+
+
+@nox.session(venv_backend="none")
+def paste(session: nox.Session) -> None:
+    """Run every page's script (its code as the copy buttons copy it) in a fresh
+    interpreter lacking every package `pip install 'dlbook[data]'` would not install;
+    on the site `tests` built (run that first: its store restores the trainings)."""
+    if not (TEST_HTML / "downloads").is_dir():
+        session.error("no built scripts: run `./noxw -s tests` first")
+    session.run(
+        book_python(session),
+        "-m",
+        "pytest",
+        "tests/test_pasted.py",
+        "-m",
+        "pasted",
+        "--numprocesses",
+        "2",
+        *session.posargs,
+        env={
+            **BOOK_VARS,
+            "DLBOOK_BUILD_DIR": str(TEST_BUILD),
+            "DLBOOK_SITE_BUILT": "1",
         },
         external=True,
     )

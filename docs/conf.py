@@ -19,6 +19,7 @@ extensions = [
     "sphinx_design",
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
     "dlbook.book.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
+    "dlbook.book.downloads",  # notebook + script per page; listings with their imports
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]

@@ -1,0 +1,84 @@
+"""A page as a script: its code blocks as the copy button copies them, in page order.
+
+The site's copy button (sphinx-copybutton, configured in ``docs/conf.py``) strips
+prompts by a regular expression and, when a block has prompts, keeps only the prompted
+lines. :func:`copied_text` applies the same rule, so the script a reader downloads
+(:mod:`dlbook.book.downloads`) is exactly what pasting the blocks one by one would run,
+and ``nox -s tests`` runs every page's script in a fresh interpreter
+(:mod:`dlbook.book.reader`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PYTHON_LANGUAGES = frozenset({"python", "python3", "py", "ipython", "ipython3"})
+
+
+@dataclass(frozen=True)
+class CopyRule:
+    """The copy button's settings: ``copybutton_prompt_text`` (a regular expression if
+    ``is_regexp``) and ``copybutton_only_copy_prompt_lines``."""
+
+    prompt: str = ""
+    is_regexp: bool = False
+    only_prompt_lines: bool = True
+
+    def pattern(self) -> re.Pattern | None:
+        if not self.prompt:
+            return None
+        return re.compile(self.prompt if self.is_regexp else re.escape(self.prompt))
+
+
+def copied_text(code: str, rule: CopyRule) -> str:
+    """What the copy button puts on the clipboard for a block showing ``code``.
+
+    As sphinx-copybutton's ``formatCopyText`` (prompts removed, empty lines copied, no
+    line continuation): a line starting with a prompt loses it; if any line has one and
+    ``only_prompt_lines`` is set, other non-empty lines (outputs) are dropped; a block
+    without prompts is copied whole; one trailing newline is removed.
+    """
+    pattern = rule.pattern()
+    if pattern is not None:
+        kept, prompted = [], False
+        for line in code.split("\n"):
+            match = pattern.match(line)
+            if match:
+                prompted = True
+                kept.append(line[match.end() :])
+            elif not rule.only_prompt_lines or not line.strip():
+                kept.append(line)
+        if prompted:
+            code = "\n".join(kept)
+    return code[:-1] if code.endswith("\n") else code
+
+
+@dataclass(frozen=True)
+class Block:
+    """One code block of a page: its highlight language, its text, and what it is
+    (``"cell"`` for a code cell, ``"listing"`` for a source listing)."""
+
+    language: str
+    code: str
+    kind: str = "cell"
+
+
+def page_script(title: str, blocks: list[Block], rule: CopyRule, note: str = "") -> str:
+    """The page's script: every Python block as copied, in order, separated by ``# %%``
+    cell markers (Jupytext, VS Code and Spyder run them as cells); blocks in other
+    languages (shell commands) become comments."""
+    header = [f"# {title}", "#"]
+    header += [f"# {line}".rstrip() for line in note.splitlines()]
+    parts = ["\n".join(header)]
+    for block in blocks:
+        text = copied_text(block.code.rstrip("\n"), rule)
+        if block.language in PYTHON_LANGUAGES:
+            marker = "# %%" if block.kind == "cell" else "# %% source listing"
+            parts.append(f"{marker}\n{text}")
+        else:
+            commented = "\n".join(f"# {ln}".rstrip() for ln in text.splitlines())
+            parts.append(
+                f"# %% [{block.language}] (not Python: run in a shell)\n{commented}"
+            )
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,124 @@
+"""Copy-paste is a promise: each page's code, as the copy buttons copy it, runs in a
+fresh interpreter that has only what ``pip install 'dlbook[data]'`` installs.
+
+The scripts are the ``downloads/<page>.py`` files the build writes
+(:mod:`dlbook.book.downloads`); the runner blocks every other installed package
+(:mod:`dlbook.book.reader`). Unit tests of the copy rule, the listings' imports and the
+runner come first.
+"""
+
+import os
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dlbook.book import reader
+from dlbook.book.listings import needed_imports
+from dlbook.book.scripts import Block, CopyRule, copied_text, page_script
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
+DOWNLOADS = BUILD / "html" / "downloads"
+SITE_RULE = CopyRule(r">>> |\.\.\. |\$ |In \[\d*\]: | {2,5}\.\.\.: ", True, True)
+PAGES = sorted(
+    p.stem
+    for p in (ROOT / "docs").glob("*.md")
+    if "{code-cell}" in p.read_text(encoding="utf-8")
+)
+
+
+def test_copy_rule_matches_the_site_settings():
+    conf = (ROOT / "docs" / "conf.py").read_text(encoding="utf-8")
+    assert f'copybutton_prompt_text = r"{SITE_RULE.prompt}"' in conf
+
+
+def test_copied_text_strips_prompts_and_drops_outputs():
+    block = ">>> x = 1\n>>> print(x)\n1\n\n... y = 2\n"
+    assert copied_text(block, SITE_RULE) == "x = 1\nprint(x)\n\ny = 2"
+    plain = "a = 1\nprint(a)\n"
+    assert copied_text(plain, SITE_RULE) == "a = 1\nprint(a)"
+    assert copied_text("$ ./noxw -s docs", SITE_RULE) == "./noxw -s docs"
+
+
+def test_page_script_keeps_order_and_comments_shell_blocks():
+    script = page_script(
+        "Title",
+        [
+            Block("ipython3", "a = 1\n"),
+            Block("console", "$ ls\n"),
+            Block("python", "def f():\n    return a\n", "listing"),
+        ],
+        SITE_RULE,
+        note="a note",
+    )
+    assert script.index("a = 1") < script.index("# ls") < script.index("def f")
+    assert "# %% source listing" in script and "# a note" in script
+    compile(script, "page.py", "exec")
+
+
+def test_listing_imports_are_what_the_object_uses(tmp_path):
+    module = tmp_path / "dlbook" / "demo.py"
+    module.parent.mkdir()
+    module.write_text(
+        textwrap.dedent(
+            """
+            from __future__ import annotations
+            import numpy as np
+            import os
+            from keras import ops, layers
+            SCALE = 2
+
+            def helper(x):
+                return x
+
+            class Layer(layers.Layer):
+                def call(self, x: np.ndarray) -> np.ndarray:
+                    y = ops.relu(x) * SCALE
+                    return helper(y)
+            """
+        )
+    )
+    lines = needed_imports(module, "Layer", "dlbook.demo")
+    assert lines == [
+        "import numpy as np",
+        "from dlbook.demo import SCALE, helper",
+        "from keras import layers, ops",
+    ]
+    assert needed_imports(module, "helper", "dlbook.demo") == []
+    with pytest.raises(ValueError, match="pyobject 'missing'"):
+        needed_imports(module, "missing", "dlbook.demo")
+
+
+def test_reader_lacks_the_build_tools_but_has_dlbook(tmp_path):
+    blocked = reader.blocked_modules()
+    assert {"sphinx", "myst_nb", "IPython", "pytest", "nbval"} <= blocked
+    assert not {"numpy", "keras", "matplotlib", "dlbook"} & blocked
+    uses_sphinx = tmp_path / "a.py"
+    uses_sphinx.write_text("import numpy\nimport sphinx\n")
+    result = reader.run_script(uses_sphinx, tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "does not install it" in result.stderr
+    fine = tmp_path / "b.py"
+    fine.write_text("import dlbook.book.page as p\np.glue('x', 1)\nprint('ok')\n")
+    result = reader.run_script(fine, tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+    with pytest.raises(ValueError, match="script must be an existing file"):
+        reader.run_script(tmp_path / "none.py", tmp_path)
+
+
+@pytest.mark.pasted
+@pytest.mark.parametrize("page", PAGES)
+def test_page_code_runs_as_pasted(page, tmp_path):
+    script = DOWNLOADS / f"{page}.py"
+    if not script.is_file():
+        if os.environ.get("DLBOOK_SITE_BUILT"):
+            pytest.fail(f"the build wrote no script for {page}: {script} is missing")
+        pytest.skip("site not built: run `./noxw -s docs` (or `./noxw -s tests`)")
+    result = reader.run_script(script, tmp_path, timeout=1800)
+    tail = "\n".join(result.stderr.splitlines()[-25:])
+    assert result.returncode == 0, f"{page}.py failed when pasted:\n{tail}"
+    notebook = script.with_suffix(".ipynb")
+    assert notebook.is_file() and re.search(r'"outputs": \[\s*\{', notebook.read_text())
