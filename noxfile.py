@@ -155,9 +155,9 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "tests",
         str(EXECUTED),
-        # the pages' scripts run in their own session, `paste`
+        # the pages' scripts and the page weights are checked in their own session, `paste`
         "-m",
-        "not pasted",
+        "not pasted and not weight",
         # two workers, one page each at a time: pages run in parallel (1.6x on 2 cores)
         *SETTINGS["NBVAL_ARGS"],
         *args,
@@ -174,8 +174,9 @@ def tests(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def paste(session: nox.Session) -> None:
     """Run every page's script (its code as the copy buttons copy it) in a fresh
-    interpreter lacking every package `pip install 'dlbook[data]'` would not install;
-    on the site `tests` built (run that first: its store restores the trainings)."""
+    interpreter lacking every package `pip install 'dlbook[data]'` would not install,
+    and check page weights; on the site `tests` built (run that first: its store
+    restores the trainings)."""
     if not (TEST_HTML / "downloads").is_dir():
         session.error("no built scripts: run `./noxw -s tests` first")
     session.run(
@@ -183,8 +184,9 @@ def paste(session: nox.Session) -> None:
         "-m",
         "pytest",
         "tests/test_pasted.py",
+        "tests/test_weight.py",
         "-m",
-        "pasted",
+        "pasted or weight",
         "--numprocesses",
         "2",
         *session.posargs,

@@ -13,6 +13,9 @@ import pytest
 
 from dlbook.book import weight
 
+# run by `nox -s paste` with the pages' scripts, after `nox -s tests` built the site
+pytestmark = pytest.mark.weight
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
 HTML = BUILD / "html"
