@@ -55,6 +55,8 @@ class Listing(LiteralInclude):
                 lines = []  # Sphinx's own reader reports a missing file or object
             if lines:
                 self.options["prepend"] = "\n".join(lines) + "\n"
+            if "." in pyobject:  # a method: shown (and pasted) at the left margin
+                self.options.setdefault("dedent", None)
         return super().run()
 
 
