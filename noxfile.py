@@ -200,6 +200,50 @@ def paste(session: nox.Session) -> None:
 
 
 @nox.session
+def browser(session: nox.Session) -> None:
+    """Drive headless Chromium over the built site (tests/browser): console errors,
+    failed or off-site requests, images, search, copy buttons, downloads, screenshots.
+
+    Uses the system Chromium (Debian: `apt-get install chromium`; another binary:
+    DLBOOK_CHROMIUM=/path); Playwright never downloads one. The site: DLBOOK_SITE, else
+    what `tests` built, else what `docs` built. Not yet run by CI.
+    """
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    session.install(*extras["optional-dependencies"]["browser"], "pytest>=8")
+    session.run(
+        "pytest",
+        "tests/browser",
+        "--confcutdir",
+        "tests/browser",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+    )
+
+
+@nox.session(venv_backend="none")
+def linkcheck(session: nox.Session) -> None:
+    """Check the external links of the references page (needs the network: not in CI);
+    pages are not executed."""
+    session.run(
+        book_python(session),
+        "-m",
+        "sphinx",
+        "-b",
+        "linkcheck",
+        "-D",
+        "nb_execution_mode=off",
+        str(DOCS),
+        str(DOCS / "_build" / "linkcheck"),
+        str(DOCS / "references.md"),
+        env=BOOK_VARS,
+        external=True,
+    )
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff>=0.6")
