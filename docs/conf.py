@@ -20,6 +20,8 @@ extensions = [
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
     "dlbook.book.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
     "dlbook.book.downloads",  # notebook + script per page; listings with their imports
+    "dlbook.book.api_reference",  # API reference, each object with the pages using it
+    "dlbook.book.gallery",  # the landing page's cards, one per section of the notes
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]

@@ -15,10 +15,9 @@ def dense_network(
     name: str = "dense_network",
 ):
     """A fully connected network: ``hidden`` ReLU layers, then ``n_outputs`` units
-    with the last-layer ``activation`` (``None`` for a linear output).
-
-    Used by the Memo page to pair each last-layer activation with its loss.
-    """
+    with the last-layer ``activation`` (``None`` for a linear output): the Memo page
+    pairs each last-layer activation with its loss on it (the API reference lists
+    every page that uses it)."""
     import keras
 
     n_inputs, n_outputs = (

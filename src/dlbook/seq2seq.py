@@ -235,8 +235,8 @@ def exact_match(
     decoder, sources, answers, source_length: int, batch_size: int = 500, reverse=True
 ):
     """The share of ``sources`` whose greedy decoding spells exactly the answer, and the
-    decoded answers (read back in the usual order when the model writes them
-    ``reverse``d)."""
+    decoded answers (read back in the usual order when the model writes them reversed,
+    ``reverse=True``)."""
     batch_size = positive_int("batch_size", batch_size)
     inputs, _ = encode(sources, answers, source_length, 1 + max(map(len, answers)))
     rows = [
