@@ -126,7 +126,8 @@ def page(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Build the site (two pages executing at a time, into docs/_build/tests), then unit
-    tests, checks of the built site and nbval on every executed page.
+    tests, checks of the built site and nbval on every executed page; then every page's
+    code as a reader pastes it, page weights, and the site in headless Chromium.
 
     nbval re-executes every page; its trainings are restored from the store the build
     filled, so it checks everything but the training itself. ``-- --retrain`` trains
@@ -155,7 +156,7 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "tests",
         str(EXECUTED),
-        # the pages' scripts and the page weights are checked in their own session, `paste`
+        # the pages' scripts and the page weights are checked next (paste_and_weigh)
         "-m",
         "not pasted and not weight",
         # two workers, one page each at a time: pages run in parallel (1.6x on 2 cores)
@@ -169,18 +170,18 @@ def tests(session: nox.Session) -> None:
         },
         external=True,
     )
+    paste_and_weigh(session, python, *args)
+    # then the built site in headless Chromium (its own environment: Playwright)
+    session.notify("browser")
 
 
-@nox.session(venv_backend="none")
-def paste(session: nox.Session) -> None:
-    """Run every page's script (its code as the copy buttons copy it) in a fresh
-    interpreter lacking every package `pip install 'dlbook[data]'` would not install,
-    and check page weights; on the site `tests` built (run that first: its store
-    restores the trainings)."""
-    if not (TEST_HTML / "downloads").is_dir():
-        session.error("no built scripts: run `./noxw -s tests` first")
+def paste_and_weigh(session: nox.Session, python: str, *args: str) -> None:
+    """Every page's script (its code as the copy buttons copy it) run in a fresh
+    interpreter lacking every package `pip install 'dlbook[data]'` would not install
+    (dlbook.book.reader), and the page weights; on the site `tests` built, whose store
+    restores the trainings. Pages are dealt to two workers one by one."""
     session.run(
-        book_python(session),
+        python,
         "-m",
         "pytest",
         "tests/test_pasted.py",
@@ -189,7 +190,9 @@ def paste(session: nox.Session) -> None:
         "pasted or weight",
         "--numprocesses",
         "2",
-        *session.posargs,
+        "--dist",
+        "load",
+        *args,
         env={
             **BOOK_VARS,
             "DLBOOK_BUILD_DIR": str(TEST_BUILD),
@@ -199,6 +202,15 @@ def paste(session: nox.Session) -> None:
     )
 
 
+@nox.session(venv_backend="none")
+def paste(session: nox.Session) -> None:
+    """The paste and weight checks alone (``tests`` runs them too), on the site
+    ``tests`` built: run that first."""
+    if not (TEST_HTML / "downloads").is_dir():
+        session.error("no built scripts: run `./noxw -s tests` first")
+    paste_and_weigh(session, book_python(session), *session.posargs)
+
+
 @nox.session
 def browser(session: nox.Session) -> None:
     """Drive headless Chromium over the built site (tests/browser): console errors,
@@ -206,7 +218,7 @@ def browser(session: nox.Session) -> None:
 
     Uses the system Chromium (Debian: `apt-get install chromium`; another binary:
     DLBOOK_CHROMIUM=/path); Playwright never downloads one. The site: DLBOOK_SITE, else
-    what `tests` built, else what `docs` built. Not yet run by CI.
+    what `tests` built, else what `docs` built. ``tests`` runs it last.
     """
     import tomllib
 

@@ -142,7 +142,7 @@ COPY_BUTTONS = """([selector, exclude]) => {
 def _open(context, base_url: str, page_name: str):
     page = context.new_page()
     watch = Watch(page, base_url)
-    page.goto(base_url + quote(page_name), wait_until="load")
+    page.goto(base_url + quote(page_name, safe="/?=&"), wait_until="load")
     page.wait_for_load_state("networkidle")
     return page, watch
 
