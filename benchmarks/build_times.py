@@ -9,7 +9,9 @@ the real build, its cache and its trained-model store are untouched. Prints:
   goal at most a quarter of that page's cold time);
 - a code edit of one chapter module, and which pages it re-executes;
 - the nbval pass over every executed page (two workers, as ``nox -s tests`` runs it)
-  against the build's execution time (goal at most 0.35).
+  against the build's execution time (goal at most 0.35);
+- the weight of every page of the cold build's site (HTML + its own images, against
+  the limits of 3 MB a page and 1 MB the median; :mod:`dlbook.book.weight`).
 
 Run through ``./noxw -s benchmark``; ``-- --quick`` skips the nbval pass.
 """
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 from dlbook.base import settings
+from dlbook.book import weight
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE_PAGE = "convnets"  # a training page; its figure edit must not retrain
@@ -137,6 +140,7 @@ def main(quick: bool = False) -> None:
         executed = sum(s for _, s in cold_pages.values())
         rows.append(("cold build (every page executes and trains)", cold, ""))
         rows.append(("  of which page execution", executed, f"{len(cold_pages)} pages"))
+        weights = weight.weigh_site(repo / "docs" / "_build" / "html")
         rows.append(("no-change rebuild", build(repo, env), ""))
 
         page = repo / "docs" / f"{FIGURE_PAGE}.md"
@@ -189,6 +193,8 @@ def main(quick: bool = False) -> None:
     print(f"\n{'measurement':<{width}}  {'seconds':>8}  note")
     for name, seconds, note in rows:
         print(f"{name:<{width}}  {seconds:8.1f}  {note}")
+    print("\npage weight of the cold build's site (benchmarks/page_weight.py)")
+    print(weight.table(weights))
     print(json.dumps({"cpus": os.cpu_count()}))
 
 
