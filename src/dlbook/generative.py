@@ -312,6 +312,21 @@ def _snapshot(generator, z) -> list:
     return np.rint(images * 255).astype(int).tolist()
 
 
+def _loop_setup(x, epochs: int, batch_size: int, seed: int):
+    """The checked images, epochs and batch size of a custom loop, and its NumPy
+    generator seeded with ``seed`` (every draw of the loop comes from it)."""
+    x = _images(x)
+    epochs, batch_size = (
+        positive_int("epochs", epochs),
+        positive_int("batch_size", batch_size),
+    )
+    if batch_size > len(x):
+        raise ValueError(
+            f"batch_size must be at most len(x) = {len(x)}, got {batch_size}"
+        )
+    return x, epochs, batch_size, np.random.default_rng(check_seed(seed))
+
+
 def gan_routine(
     models,
     seed: int,
@@ -328,16 +343,7 @@ def gan_routine(
     ``seed``. Records both losses per epoch and, after each epoch in
     ``snapshot_epochs``, ``snapshots`` images from one fixed noise batch."""
     generator, discriminator = models["generator"], models["discriminator"]
-    x = _images(x)
-    epochs, batch_size = (
-        positive_int("epochs", epochs),
-        positive_int("batch_size", batch_size),
-    )
-    if batch_size > len(x):
-        raise ValueError(
-            f"batch_size must be at most len(x) = {len(x)}, got {batch_size}"
-        )
-    rng = np.random.default_rng(check_seed(seed))
+    x, epochs, batch_size, rng = _loop_setup(x, epochs, batch_size, seed)
     latent = latent_dim_of(generator)
     fixed = rng.normal(size=(snapshots, latent)).astype(np.float32)
     d_step, g_step = gan_steps(generator, discriminator, learning_rate)
@@ -483,16 +489,7 @@ def vaegan_routine(
         models["decoder"],
         models["discriminator"],
     )
-    x = _images(x)
-    epochs, batch_size = (
-        positive_int("epochs", epochs),
-        positive_int("batch_size", batch_size),
-    )
-    if batch_size > len(x):
-        raise ValueError(
-            f"batch_size must be at most len(x) = {len(x)}, got {batch_size}"
-        )
-    rng = np.random.default_rng(check_seed(seed))
+    x, epochs, batch_size, rng = _loop_setup(x, epochs, batch_size, seed)
     latent = latent_dim_of(decoder)
     ae_step, d_step = vaegan_steps(
         encoder,
