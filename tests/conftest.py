@@ -23,6 +23,21 @@ matplotlib.use("Agg")  # this process only: nbval's kernels keep the inline back
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_DATA = "DLBOOK_REQUIRE_DATA"
+# The built site the site checks read: DLBOOK_BUILD_DIR (`nox -s tests` builds into
+# docs/_build/tests and sets it), else docs/_build.
+BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
+
+
+@pytest.fixture(scope="session")
+def built_html() -> Path:
+    """The built site's HTML folder; skips when there is none, except under nox
+    (``DLBOOK_SITE_BUILT=1``: it built the site, so a missing one fails)."""
+    html = BUILD / "html"
+    if not (html / "index.html").exists():
+        if os.environ.get("DLBOOK_SITE_BUILT"):
+            pytest.fail(f"nox built the site but {html / 'index.html'} is missing")
+        pytest.skip("site not built: run `./noxw -s docs` (or `./noxw -s tests`)")
+    return html
 
 
 def missing_data(reason: str):

@@ -2,7 +2,6 @@
 thumbnails, and on the built site one card per page in the notes' order."""
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from docutils.core import publish_doctree
 from dlbook.book import gallery
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
 INDEX = ROOT / "docs" / "index.md"
 
 
@@ -79,23 +77,18 @@ def test_the_gallery_follows_the_pages_toctree():
     assert list(dict.fromkeys(_gallery_docnames())) == toctree
 
 
-def test_each_card_on_the_built_site_has_its_page_thumbnail_and_run_time():
-    html = BUILD / "html" / "index.html"
-    if not html.exists():
-        if os.environ.get("DLBOOK_SITE_BUILT"):
-            pytest.fail(f"nox built the site but {html} is missing")
-        pytest.skip("site not built: run `./noxw -s docs` (or `./noxw -s tests`)")
-    page = html.read_text(encoding="utf-8")
+def test_each_card_on_the_built_site_has_its_page_thumbnail_and_run_time(built_html):
+    page = (built_html / "index.html").read_text(encoding="utf-8")
     cards = re.findall(r'<a class="dlbook-card" href="([\w/]+)\.html">(.*?)</a>', page)
     assert [d for d, _ in cards] == _gallery_docnames()
     for docname, card in cards:
         assert 'class="dlbook-card-teaches"' in card, f"{docname}: no teaches line"
         assert re.search(r"Runs in \d+ s", card), f"{docname}: no run time"
         thumb = re.search(r'<img class="dlbook-card-thumb[^"]*" src="([^"]+)"', card)
-        shown = (BUILD / "html" / f"{docname}.html").read_text(encoding="utf-8")
+        shown = (built_html / f"{docname}.html").read_text(encoding="utf-8")
         if re.search(r'class="cell_output[^"]*"(?:(?!</details>).)*?<img', shown, re.S):
             assert thumb, f"{docname} has a figure but its card no thumbnail"
-            assert (BUILD / "html" / thumb.group(1)).is_file()
+            assert (built_html / thumb.group(1)).is_file()
         else:
             assert not thumb, f"{docname} has no figure, yet a thumbnail"
     planned = re.findall(r"dlbook-card-planned", page)

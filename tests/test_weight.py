@@ -1,33 +1,22 @@
 """Page weight of the built site: no page over 3 MB, the median page under 1 MB.
 
 A page's weight is its HTML (inlined figures and animations included) plus the images
-it alone loads (:mod:`dlbook.book.weight`). The site is found as in test_site.py:
+it alone loads (:mod:`dlbook.book.weight`). The site is conftest's ``built_html``:
 DLBOOK_BUILD_DIR (``nox -s tests`` sets it, with DLBOOK_SITE_BUILT=1, so a missing
 build fails there instead of skipping), else ``docs/_build``.
 """
-
-import os
-from pathlib import Path
 
 import pytest
 
 from dlbook.book import weight
 
-# run by `nox -s paste` with the pages' scripts, after `nox -s tests` built the site
+# run with the pages' scripts after nbval (noxfile.paste_and_weigh), by `tests` and `paste`
 pytestmark = pytest.mark.weight
-
-ROOT = Path(__file__).resolve().parents[1]
-BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
-HTML = BUILD / "html"
 
 
 @pytest.fixture(scope="module")
-def site_weight():
-    if not (HTML / "index.html").exists():
-        if os.environ.get("DLBOOK_SITE_BUILT"):
-            pytest.fail(f"nox built the site but {HTML / 'index.html'} is missing")
-        pytest.skip("site not built: run `./noxw -s docs` (or `./noxw -s tests`)")
-    return weight.weigh_site(HTML)
+def site_weight(built_html):
+    return weight.weigh_site(built_html)
 
 
 def test_no_page_is_over_3_mb(site_weight):
