@@ -46,3 +46,19 @@ def test_animation_html_is_an_offline_gif_with_alt_text():
     assert 'alt="a &quot;moving&quot; line"' in html and "http" not in html
     with pytest.raises(ValueError, match="alt"):
         plotting.animation_html(anim, alt="")
+
+
+def test_a_book_figure_saves_on_an_opaque_white_background(tmp_path):
+    """The dark theme inverts plots (docs/_static/dlbook.css): that needs a known,
+    opaque background, whatever the backend's default (matplotlib-inline < 0.2 made
+    it transparent, and black text vanished on a dark page)."""
+    import numpy as np
+    from PIL import Image
+
+    with mpl.rc_context({"figure.facecolor": (1, 1, 1, 0)}):  # an old inline backend's
+        fig, axes = plotting.figure()
+        axes[0, 0].plot([0, 1], [0, 1])
+        fig.savefig(tmp_path / "figure.png")
+    pixels = np.asarray(Image.open(tmp_path / "figure.png").convert("RGBA"))
+    assert (pixels[..., 3] == 255).all(), "every pixel is opaque"
+    assert (pixels[0, 0] == 255).all() and (pixels[-1, -1] == 255).all(), "white"

@@ -39,6 +39,12 @@ STYLE = {
     "legend.frameon": False,
     "image.cmap": "viridis",
     "svg.hashsalt": "dlbook",  # stable SVG ids from build to build
+    # An opaque white background whatever the backend's default (matplotlib-inline
+    # before 0.2 makes it transparent: black text on furo's dark theme). The dark
+    # theme's rule in docs/_static/dlbook.css inverts plots, so it must be white.
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
 }
 
 
