@@ -8,6 +8,7 @@ DLBOOK_SITE_BUILT=1, so there a missing build fails instead of skipping).
 import json
 import os
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,54 @@ def test_pages_train_only_through_the_training_core():
         assert "set_random_seed" not in text or path.name == "seeding.py", (
             f"{path.name} seeds by hand instead of dlbook.training.reseed"
         )
+
+
+class _Outline(HTMLParser):
+    """A page's ``<img>`` attributes and its heading levels, in document order."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.headings = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs))
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+
+
+def _outline(page):
+    outline = _Outline()
+    outline.feed(page.read_text(encoding="utf-8"))
+    return outline
+
+
+IMAGE_FILE = re.compile(r"\.(png|jpe?g|gif|svg|webp)$", re.I)
+
+
+def test_every_image_has_alt_text_that_is_not_a_file_name(site):
+    """Without an alt in the cell's mystnb metadata, an output image's alt is its
+    path (``_images/<hash>.png``): useless to a reader who cannot see it."""
+    bad = []
+    for page in _pages(site):
+        for image in _outline(page).images:
+            alt = (image.get("alt") or "").strip()
+            src = (image.get("src") or "")[:60]
+            if not alt or "/" in alt or "\\" in alt or IMAGE_FILE.search(alt):
+                bad.append(f"{page.relative_to(site)}: alt={alt!r} src={src}")
+    assert not bad, "images without real alt text:\n" + "\n".join(bad)
+
+
+def test_headings_nest(site):
+    """One h1 per page, and no level skipped going down (h2 then h4)."""
+    bad = []
+    for page in _pages(site):
+        if page.name == "search.html":  # Sphinx's search page has no heading at all
+            continue
+        levels = _outline(page).headings
+        if levels.count(1) != 1 or levels[:1] != [1]:
+            bad.append(f"{page.relative_to(site)}: h1 count {levels.count(1)}")
+        for before, after in zip(levels, levels[1:], strict=False):
+            if after > before + 1:
+                bad.append(f"{page.relative_to(site)}: h{before} then h{after}")
+    assert not bad, "headings that do not nest:\n" + "\n".join(bad)
