@@ -5,8 +5,9 @@ a request that never completed) and no request to another host than localhost; e
 image decodes; the copy button copies the first code block as the ``copybutton_*``
 settings of docs/conf.py say it should (prompts stripped, outputs excluded) and sits
 only on the blocks ``copybutton_selector`` names; the page's download links answer;
-the search page finds the page from a word of its title. A full-page screenshot of
-each page, light and dark theme, goes to docs/_build/screenshots/.
+the search page finds the page from a word of its title; in the dark theme the plots
+of cell outputs are inverted by a CSS filter and photos are not. A full-page
+screenshot of each page, light and dark theme, goes to docs/_build/screenshots/.
 """
 
 from __future__ import annotations
@@ -139,6 +140,16 @@ COPY_BUTTONS = """([selector, exclude]) => {
 }"""
 
 
+# each figure of a cell's output: whether it is a photo (class dlbook-photo) or an
+# inline GIF, and the computed CSS filter that docs/_static/dlbook.css gives it
+FILTERS = """() => Array.from(document.querySelectorAll(".cell_output img")).map(img => ({
+  src: img.getAttribute("src").slice(0, 80),
+  photo: img.classList.contains("dlbook-photo"),
+  inline: img.getAttribute("src").startsWith("data:"),
+  filter: getComputedStyle(img).filter,
+}))"""
+
+
 def _open(context, base_url: str, page_name: str):
     page = context.new_page()
     watch = Watch(page, base_url)
@@ -175,6 +186,8 @@ def test_page_in_light_theme(light, base_url, page_name, screenshots):
     page, watch = _open(light, base_url, page_name)
     try:
         assert page.evaluate("document.body.dataset.theme") == "light"
+        filtered = [f["src"] for f in page.evaluate(FILTERS) if f["filter"] != "none"]
+        assert not filtered, f"figures filtered in the light theme: {filtered}"
         images = page.evaluate(IMAGES)
         assert not images["bad"], f"images that do not decode: {images['bad']}"
         settings = copybutton_settings()
@@ -216,6 +229,11 @@ def test_page_in_dark_theme(dark, base_url, page_name, screenshots):
     page, watch = _open(dark, base_url, page_name)
     try:
         assert page.evaluate("document.body.dataset.theme") == "dark"
+        for figure in page.evaluate(FILTERS):  # plots inverted, photos kept as they are
+            inverted = not figure["photo"] and not figure["inline"]
+            assert (figure["filter"] != "none") == inverted, (
+                f"{figure['src']}: filter {figure['filter']!r} in the dark theme"
+            )
         _shot(page, screenshots, page_name, "dark")
         assert not watch.problems, "\n".join(watch.problems)
     finally:
