@@ -1,0 +1,335 @@
+"""Neural style transfer (Gatys, Ecker & Bethge 2016): the losses, the feature
+networks compared on the style transfer page, and the pixel optimisation as a
+``training.run`` routine, so a stylised image is trained once and then restored.
+
+The image is the only trainable variable: it lives in a one-layer Keras model
+(:class:`Pixels`) that the routine optimises with Adam in a compiled step.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from dlbook.base.seeding import check_seed, reseed
+from dlbook.base.validate import positive_int
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402  (Pixels subclasses a Keras layer)
+import tensorflow as tf  # noqa: E402  (the gradient tape of the compiled step)
+
+NETWORKS = ("lite0", "lite0_soft", "lite0_random", "vgg_random")
+# EfficientNet-Lite0: the stem and the first (expansion) activation of stages 2-5,
+# early to late, for style; the last of them for content
+LITE0_STYLE = (
+    "stem_activation",
+    "block2a_expand_activation",
+    "block3a_expand_activation",
+    "block4a_expand_activation",
+    "block5a_expand_activation",
+)
+LITE0_CONTENT = "block5a_expand_activation"
+
+
+def check_image(name: str, image) -> np.ndarray:
+    """``image`` as a float32 ``(h, w, 3)`` array in [0, 1], or a ValueError naming
+    ``name``: the one image format of this module."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 8:
+        raise ValueError(
+            f"{name} must be an (h, w, 3) image with h, w >= 8, got shape {image.shape}"
+        )
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"{name} must hold floats in [0, 1], got dtype {image.dtype}")
+    if not np.all(np.isfinite(image)) or image.min() < 0 or image.max() > 1:
+        raise ValueError(f"{name} must hold floats in [0, 1]")
+    return image.astype(np.float32)
+
+
+# --- the losses ----------------------------------------------------------------------
+
+
+def gram_matrix(features):
+    """The Gram matrix of a feature map ``(1, h, w, c)`` or ``(h, w, c)``: the
+    ``(c, c)`` channel correlations averaged over the ``h * w`` positions. It keeps
+    which features fire together and drops where they fire: the "style"."""
+    features = tf.convert_to_tensor(features, tf.float32)
+    if features.shape.rank == 4:
+        features = features[0]
+    flat = tf.reshape(features, (-1, features.shape[-1]))
+    return tf.matmul(flat, flat, transpose_a=True) / tf.cast(
+        tf.shape(flat)[0], tf.float32
+    )
+
+
+def soften(features):
+    """Activation softening (Wang, Li & Vasconcelos 2021): a softmax over the spatial
+    positions of each channel, scaled by their number so values average 1. It flattens
+    the peaky, low-entropy activations of efficient networks before the Gram matrix."""
+    features = tf.convert_to_tensor(features, tf.float32)
+    shape = tf.shape(features)
+    flat = tf.reshape(features, (-1, shape[-1]))
+    soft = tf.nn.softmax(flat, axis=0) * tf.cast(tf.shape(flat)[0], tf.float32)
+    return tf.reshape(soft, shape)
+
+
+def content_loss(features, target):
+    """Mean squared difference of two feature maps, relative to the target's mean
+    square, so the figure is comparable across networks and layers."""
+    return tf.reduce_mean(tf.square(features - target)) / (
+        tf.reduce_mean(tf.square(target)) + 1e-8
+    )
+
+
+def style_loss(grams, target_grams):
+    """Gram matrix distance averaged over the style layers, each layer's squared
+    distance divided by ``||G(style)||^2`` so that every layer weighs alike whatever
+    its channel count and activation scale."""
+    losses = [
+        tf.reduce_sum(tf.square(g - t)) / (tf.reduce_sum(tf.square(t)) + 1e-12)
+        for g, t in zip(grams, target_grams, strict=True)
+    ]
+    return tf.add_n(losses) / len(losses)
+
+
+def total_variation(image):
+    """Mean absolute difference between neighbouring pixels (down and right) of an
+    image ``(1, h, w, c)`` or ``(h, w, c)``: small for smooth images, it damps the
+    high-frequency noise the pixel optimisation otherwise makes."""
+    image = tf.convert_to_tensor(image, tf.float32)
+    if image.shape.rank == 3:
+        image = image[None]
+    down = tf.reduce_mean(tf.abs(image[:, 1:] - image[:, :-1]))
+    right = tf.reduce_mean(tf.abs(image[:, :, 1:] - image[:, :, :-1]))
+    return down + right
+
+
+def activation_entropy(features) -> float:
+    """The diagnostic of Wang et al.: per channel, activations normalised to sum to
+    one over positions, their entropy divided by its maximum ``log(h * w)``, averaged
+    over channels. Near 1 when activations spread, low when a few positions dominate.
+    Channels that are zero everywhere are left out."""
+    a = np.maximum(np.asarray(features, np.float64).reshape(-1, features.shape[-1]), 0)
+    totals = a.sum(axis=0)
+    live = totals > 1e-12
+    p = a[:, live] / totals[live]
+    entropy = -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=0)
+    return float(np.mean(entropy / np.log(len(a)))) if live.any() else 0.0
+
+
+# --- the feature networks ------------------------------------------------------------
+
+
+def vgg_like(size: int, seed: int = 0):
+    """A VGG-shaped stack (two 3x3 ReLU convolutions per block, 2x2 average pooling,
+    32-64-128-256 channels) with random Glorot weights, never trained: the
+    random-network baseline. Style layers: each block's first convolution; content:
+    the last block's. Inputs in [0, 1]."""
+    from keras import layers
+
+    reseed(check_seed(seed))
+    inputs = keras.Input((size, size, 3), name="image")
+    x = layers.Rescaling(2.0, offset=-1.0)(inputs)
+    for block, channels in enumerate((32, 64, 128, 256), start=1):
+        if block > 1:
+            x = layers.AveragePooling2D(2, name=f"vgg{block}_pool")(x)
+        for conv in (1, 2):
+            x = layers.Conv2D(
+                channels,
+                3,
+                padding="same",
+                activation="relu",
+                name=f"vgg{block}_{conv}",
+            )(x)
+    return keras.Model(inputs, x, name="vgg_random")
+
+
+def feature_network(network: str, size: int, seed: int = 0):
+    """The feature network ``network`` (one of ``NETWORKS``) for ``size`` x ``size``
+    images in [0, 1], frozen: a Keras model whose outputs are the style layers then
+    the content layer, and whether its style features are softened. ``lite0`` is
+    EfficientNet-Lite0 with its offline ImageNet weights, ``lite0_soft`` the same
+    with :func:`soften`, ``lite0_random`` the same architecture untrained."""
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
+    size = positive_int("size", size)
+    if network == "vgg_random":
+        base = vgg_like(size, seed)
+        style = [f"vgg{b}_1" for b in (1, 2, 3, 4)]
+        content = "vgg4_1"
+        scale = keras.layers.Identity()
+    else:
+        from dlbook.pretrained import efficientnet_lite
+
+        reseed(check_seed(seed))
+        base = efficientnet_lite.efficientnet_lite0(
+            (size, size, 3),
+            include_top=False,
+            weights=None if network == "lite0_random" else "imagenet",
+        )
+        style, content = list(LITE0_STYLE), LITE0_CONTENT
+        # (255 x - 127) / 128: the Lite preprocessing on images in [0, 1]
+        scale = keras.layers.Rescaling(
+            255.0 / efficientnet_lite.SCALE,
+            offset=-efficientnet_lite.MEAN / efficientnet_lite.SCALE,
+        )
+    outputs = [base.get_layer(name).output for name in [*style, content]]
+    inner = keras.Model(base.inputs, outputs)
+    image = keras.Input((size, size, 3), name="pixels")
+    model = keras.Model(image, inner(scale(image)), name=f"features_{network}")
+    model.trainable = False
+    return model, network == "lite0_soft"
+
+
+class Pixels(keras.layers.Layer):
+    """A layer whose only weight is an image ``(1, h, w, 3)``, returned whatever the
+    input: it makes the image a Keras variable that ``training.run`` stores."""
+
+    def __init__(self, height: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width = height, width
+        self.image = self.add_weight(
+            shape=(1, height, width, 3), initializer="zeros", name="image"
+        )
+
+    def call(self, inputs):
+        return self.image
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}
+
+
+def pixel_model(height: int, width: int):
+    """A built Keras model holding one image as its weight (see :class:`Pixels`)."""
+    inputs = keras.Input((1,), name="unused")
+    return keras.Model(inputs, Pixels(height, width, name="pixels")(inputs))
+
+
+def _features(network_model, soft: bool, image):
+    outputs = network_model(image, training=False)
+    style = [soften(f) if soft else f for f in outputs[:-1]]
+    return [gram_matrix(f) for f in style], outputs[-1]
+
+
+def style_routine(
+    models,
+    seed: int,
+    content,
+    style,
+    soft: bool = False,
+    steps: int = 150,
+    style_weight: float = 1.0,
+    content_weight: float = 1.0,
+    tv_weight: float = 1.0,
+    learning_rate: float = 0.02,
+    record_every: int = 10,
+):
+    """Gatys' optimisation, run by ``training.run``: start from the ``content`` photo
+    and move its pixels (``models["image"]``) by Adam to lower
+    ``style_weight * style_loss + content_weight * content_loss + tv_weight * TV``,
+    measured in the frozen ``models["features"]``; pixels are clipped to [0, 1] after
+    each compiled step. Records the three losses every ``record_every`` steps."""
+    content, style = check_image("content", content), check_image("style", style)
+    if content.shape != style.shape:
+        raise ValueError(
+            f"style must have the content's shape {content.shape}, got {style.shape}"
+        )
+    steps = positive_int("steps", steps)
+    record_every = positive_int("record_every", record_every)
+    features = models["features"]
+    variable = models["image"].get_layer("pixels").image
+    if tuple(variable.shape) != (1, *content.shape):
+        raise ValueError(
+            f"content must have the image model's shape {tuple(variable.shape)[1:]}, "
+            f"got {content.shape}"
+        )
+    variable.assign(content[None])
+    target_grams, _ = _features(features, soft, style[None])
+    _, target_content = _features(features, soft, content[None])
+    optimizer = keras.optimizers.Adam(learning_rate)
+    weights = tf.constant([style_weight, content_weight, tv_weight], tf.float32)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            grams, content_features = _features(features, soft, variable)
+            losses = tf.stack(
+                [
+                    style_loss(grams, target_grams),
+                    content_loss(content_features, target_content),
+                    total_variation(variable),
+                ]
+            )
+            total = tf.reduce_sum(weights * losses)
+        optimizer.apply_gradients([(tape.gradient(total, variable), variable)])
+        variable.assign(tf.clip_by_value(variable, 0.0, 1.0))
+        return losses
+
+    history = {"step": [], "style_loss": [], "content_loss": [], "tv_loss": []}
+    for index in range(1, steps + 1):
+        losses = step().numpy()
+        if index % record_every == 0 or index == steps:
+            history["step"].append(index)
+            for name, value in zip(
+                ("style_loss", "content_loss", "tv_loss"), losses, strict=True
+            ):
+                history[name].append(float(value))
+    return {"history": history}
+
+
+def stylise(content, style, network: str = "lite0_soft", seed: int = 0, **options):
+    """Stylise ``content`` with ``style`` (same-shaped square images in [0, 1]) in the
+    features of ``network`` through the trained-model store; returns ``(image,
+    result)``: the stylised ``(h, w, 3)`` image and the ``training.run`` result whose
+    ``record["history"]`` holds the loss curves. Used on the style transfer page."""
+    from dlbook import training
+
+    content = check_image("content", content)
+    if content.shape[0] != content.shape[1]:
+        raise ValueError(f"content must be square, got shape {content.shape}")
+    features, soft = feature_network(network, content.shape[0], seed)
+    image_model = pixel_model(*content.shape[:2])
+    result = training.run(
+        style_routine,
+        {"image": image_model, "features": features},
+        seed=seed,
+        content=content,
+        style=style,
+        soft=soft,
+        **options,
+    )
+    image = image_model.get_layer("pixels").image.numpy()[0]
+    return image, result
+
+
+def style_distance(image, style, network: str, seed: int = 0) -> float:
+    """How far ``image``'s style is from ``style``'s in ``network``'s features
+    (:func:`style_loss`, softened where the network is): the cross-grading of the page,
+    where each result is measured in the networks that did not make it."""
+    image, style = check_image("image", image), check_image("style", style)
+    features, soft = feature_network(network, image.shape[0], seed)
+    grams, _ = _features(features, soft, image[None])
+    targets, _ = _features(features, soft, style[None])
+    return float(style_loss(grams, targets))
+
+
+def network_entropy(image, network: str, seed: int = 0) -> float:
+    """:func:`activation_entropy` of ``image`` averaged over ``network``'s style
+    layers (before any softening): the paper's measure of how peaky they are."""
+    image = check_image("image", image)
+    features, _ = feature_network(network, image.shape[0], seed)
+    outputs = features(image[None], training=False)[:-1]
+    return float(np.mean([activation_entropy(f.numpy()) for f in outputs]))
+
+
+def square(image, size: int) -> np.ndarray:
+    """The central square of an ``(h, w, 3)`` image in [0, 1], resized to ``size``."""
+    image = check_image("image", image)
+    size = positive_int("size", size)
+    side = min(image.shape[:2])
+    top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    crop = image[top : top + side, left : left + side]
+    resized = keras.ops.image.resize(crop[None], (size, size), antialias=True)
+    return np.clip(keras.ops.convert_to_numpy(resized)[0], 0, 1).astype(np.float32)
