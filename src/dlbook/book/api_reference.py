@@ -35,7 +35,7 @@ from sphinx.directives.code import LiteralInclude
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
-from dlbook.book.closure import PackageIndex, imported_names
+from dlbook.book.closure import PackageIndex, from_module, imported_names
 from dlbook.book.downloads import Listing
 from dlbook.book.sphinx_cache import code_cells
 
@@ -127,12 +127,7 @@ def _bindings(node, module: str = "", is_package: bool = False) -> dict[str, str
             )
             for a in node.names
         }
-    base = node.module or ""
-    if node.level:
-        parts = module.split(".")
-        anchor = parts if is_package else parts[:-1]
-        anchor = anchor[: len(anchor) - (node.level - 1)]
-        base = ".".join([*anchor, base] if base else anchor)
+    base = from_module(node, module, is_package)
     return {
         (a.asname or a.name): f"{base}.{a.name}" for a in node.names if a.name != "*"
     }

@@ -16,6 +16,19 @@ from importlib import metadata, util
 from pathlib import Path
 
 
+def from_module(node: ast.ImportFrom, current_module: str, is_package: bool) -> str:
+    """The absolute name of the module a ``from ... import`` statement reads, its
+    relative dots resolved against ``current_module`` (a package when
+    ``is_package``)."""
+    base = node.module or ""
+    if node.level:
+        parts = current_module.split(".")
+        anchor = parts if is_package else parts[:-1]
+        anchor = anchor[: len(anchor) - (node.level - 1)]
+        base = ".".join([*anchor, base] if base else anchor)
+    return base
+
+
 def imported_names(
     code: str, current_module: str = "", is_package: bool = False
 ) -> set[str]:
@@ -35,12 +48,7 @@ def imported_names(
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = current_module.split(".")
-                anchor = parts if is_package else parts[:-1]
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, base] if base else anchor)
+            base = from_module(node, current_module, is_package)
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
