@@ -129,8 +129,9 @@ def page(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Build the site (two pages executing at a time, into docs/_build/tests), then unit
-    tests, checks of the built site and nbval on every executed page; then the page
-    weights and the site in headless Chromium (``browser``).
+    tests, checks of the built site and nbval on every executed page; then every page's
+    code as a reader pastes it and the page weights (``paste``), and the site in
+    headless Chromium (``browser``).
 
     nbval re-executes every page; its trainings are restored from the store the build
     filled, so it checks everything but the training itself. ``-- --retrain`` trains
@@ -173,19 +174,8 @@ def tests(session: nox.Session) -> None:
         },
         external=True,
     )
-    # page weights, on the site just built (the pages' scripts: `nox -s paste`, not yet
-    # in CI: 7 pages fail as pasted, see issue #21)
-    session.run(
-        python,
-        "-m",
-        "pytest",
-        "tests/test_weight.py",
-        "-m",
-        "weight",
-        *args,
-        env={**BOOK_VARS, **site, "DLBOOK_SITE_BUILT": "1"},
-        external=True,
-    )
+    # every page's script as a reader pastes it, and the page weights, on that site
+    paste_and_weigh(session, python, *args)
     # then the built site in headless Chromium (its own environment: Playwright)
     session.notify("browser")
 
@@ -220,7 +210,7 @@ def paste_and_weigh(session: nox.Session, python: str, *args: str) -> None:
 @nox.session(venv_backend="none")
 def paste(session: nox.Session) -> None:
     """Every page's code as a reader pastes it, and the page weights, on the site
-    ``tests`` built: run that first. Not yet in CI (7 pages fail as pasted)."""
+    ``tests`` built (run that first; it ends with this check too)."""
     if not (TEST_HTML / "downloads").is_dir():
         session.error("no built scripts: run `./noxw -s tests` first")
     paste_and_weigh(session, book_python(session), *session.posargs)

@@ -7,8 +7,11 @@ The scripts are the ``downloads/<page>.py`` files the build writes
 runner come first.
 """
 
+import ast
 import os
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -16,7 +19,13 @@ import pytest
 
 from dlbook.book import reader
 from dlbook.book.listings import needed_imports
-from dlbook.book.scripts import Block, CopyRule, copied_text, page_script
+from dlbook.book.scripts import (
+    Block,
+    CopyRule,
+    copied_text,
+    page_script,
+    rebound_imports,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
@@ -56,6 +65,18 @@ def test_page_script_keeps_order_and_comments_shell_blocks():
     assert script.index("a = 1") < script.index("# ls") < script.index("def f")
     assert "# %% source listing" in script and "# a note" in script
     compile(script, "page.py", "exec")
+
+
+def test_page_script_title_is_not_read_as_an_encoding(tmp_path):
+    script = tmp_path / "page.py"
+    title = "Text encoding: one-hot, hashing"
+    script.write_bytes(
+        page_script(title, [Block("python", "print(1)\n")], SITE_RULE).encode()
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_listing_imports_are_what_the_object_uses(tmp_path):
@@ -122,3 +143,44 @@ def test_page_code_runs_as_pasted(page, tmp_path):
     assert result.returncode == 0, f"{page}.py failed when pasted:\n{tail}"
     notebook = script.with_suffix(".ipynb")
     assert notebook.is_file() and re.search(r'"outputs": \[\s*\{', notebook.read_text())
+
+
+def test_rebound_imports_are_found():
+    blocks = [
+        Block("python", "import cv2\nimport numpy as np\n"),
+        Block(
+            "python", "from dlbook.vision import cv2\nimport numpy as np\n", "listing"
+        ),
+    ]
+    assert rebound_imports(blocks, SITE_RULE) == [
+        "'cv2': 'import cv2', then 'from dlbook.vision import cv2'"
+    ]
+    assert rebound_imports(blocks[1:], SITE_RULE) == []
+
+
+LISTING = re.compile(
+    r"```\{literalinclude\} \.\./(src/dlbook/\S+\.py)\n:pyobject: (\S+)\n"
+)
+
+
+def _listings():
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for path, pyobject in LISTING.findall(page.read_text(encoding="utf-8")):
+            yield pytest.param(path, pyobject, id=f"{page.stem}:{pyobject}")
+
+
+@pytest.mark.parametrize(("path", "pyobject"), list(_listings()))
+def test_every_listing_runs_pasted_alone(path, pyobject):
+    """A listing as shown (its needed imports, then its source, methods dedented)
+    executes in an empty namespace: annotations and base classes resolve."""
+    source = ROOT / path
+    module = ".".join(Path(path).with_suffix("").parts[1:])
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    node = tree
+    for part in pyobject.split("."):
+        node = next(n for n in node.body if getattr(n, "name", None) == part)
+    lines = source.read_text(encoding="utf-8").splitlines()
+    start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    body = textwrap.dedent("\n".join(lines[start - 1 : node.end_lineno]))
+    code = "\n".join([*needed_imports(source, pyobject, module), body])
+    exec(compile(code, f"{pyobject} as pasted", "exec"), {"__name__": "pasted"})

@@ -1,4 +1,5 @@
 import matplotlib as mpl
+import numpy as np
 import pytest
 
 from dlbook.book import plotting
@@ -62,3 +63,11 @@ def test_a_book_figure_saves_on_an_opaque_white_background(tmp_path):
     pixels = np.asarray(Image.open(tmp_path / "figure.png").convert("RGBA"))
     assert (pixels[..., 3] == 255).all(), "every pixel is opaque"
     assert (pixels[0, 0] == 255).all() and (pixels[-1, -1] == 255).all(), "white"
+
+
+def test_inline_html_shows_as_html_without_ipython():
+    frames = np.zeros((2, 8, 8, 3), np.uint8)
+    html = plotting.frames_html(frames, alt="two black frames", width=8)
+    assert html._repr_html_() == html.data and 'width="8"' in html.data
+    # nbval compares the text form: it must not hold an address
+    assert repr(html) == "<animated GIF: two black frames>"

@@ -14,14 +14,14 @@ import numpy as np
 
 from dlbook.base.seeding import check_seed
 from dlbook.base.validate import positive_int
-from dlbook.vision import cv2
+from dlbook.vision import opencv
 
 
 def haar_faces(rgb, scale: float = 1.1, neighbours: int = 5) -> np.ndarray:
     """Faces found by OpenCV's frontal-face Haar cascade (Viola-Jones): boxes of
     ``rgb`` (``uint8``). ``neighbours``: how many overlapping raw detections a face
     needs, the cascade's precision-recall knob."""
-    cv = cv2()
+    cv = opencv()
     cascade = cv.CascadeClassifier(
         cv.data.haarcascades + "haarcascade_frontalface_default.xml"
     )
@@ -51,7 +51,7 @@ def face_scenes(backgrounds, faces, per_scene: int = 3, seed: int = 0):
     """Scenes with known face boxes: ``per_scene`` of the grey ``faces`` pasted onto
     each colour background (``uint8``) at random places and sizes (60–140 pixels),
     not overlapping. Returns a list of ``(image, boxes)``."""
-    cv, per_scene = cv2(), positive_int("per_scene", per_scene)
+    cv, per_scene = opencv(), positive_int("per_scene", per_scene)
     generator = np.random.default_rng(check_seed(seed))
     scenes, next_face = [], 0
     for background in backgrounds:
@@ -131,7 +131,7 @@ def align(rgb, keypoints, size: int = 112) -> np.ndarray:
     """The face rotated so that its eyes are level, scaled so that they are
     ``0.4 * size`` apart and cropped to ``size`` x ``size`` around them: the step
     that makes a face's representation independent of head tilt."""
-    cv, size = cv2(), positive_int("size", size)
+    cv, size = opencv(), positive_int("size", size)
     left = np.asarray(keypoints["left_eye"], float)
     right = np.asarray(keypoints["right_eye"], float)
     dx, dy = right - left
@@ -145,7 +145,7 @@ def align(rgb, keypoints, size: int = 112) -> np.ndarray:
 
 def rotate(rgb, angle: float) -> np.ndarray:
     """``rgb`` rotated by ``angle`` degrees about its centre (corners filled black)."""
-    cv = cv2()
+    cv = opencv()
     h, w = rgb.shape[:2]
     matrix = cv.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     return cv.warpAffine(np.asarray(rgb, np.uint8), matrix, (w, h))
@@ -154,7 +154,7 @@ def rotate(rgb, angle: float) -> np.ndarray:
 def crop(rgb, box, size: int = 112) -> np.ndarray:
     """The detector's box cut out of ``rgb`` and resized to ``size`` x ``size``: the
     face as it comes without alignment."""
-    cv, size = cv2(), positive_int("size", size)
+    cv, size = opencv(), positive_int("size", size)
     x, y, w, h = (int(v) for v in box)
     patch = np.asarray(rgb, np.uint8)[max(y, 0) : y + h, max(x, 0) : x + w]
     if patch.size == 0:

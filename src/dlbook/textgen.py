@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 
@@ -388,7 +389,7 @@ class CharNGram:
         self.totals: list[Counter] = []
         self.types: list[Counter] = []
 
-    def count(self, text: str) -> CharNGram:
+    def count(self, text: str) -> Self:
         """Count every (context, next character) of ``text`` for each context length."""
         text = _check_text(text)
         self.grams, self.totals, self.types = [], [], []

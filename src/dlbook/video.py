@@ -15,7 +15,7 @@ import numpy as np
 
 from dlbook.base.validate import positive_int
 from dlbook.environments import make
-from dlbook.vision import cv2, to_opencv
+from dlbook.vision import opencv, to_opencv
 
 
 def cartpole_clip(
@@ -25,7 +25,7 @@ def cartpole_clip(
     cart's true x position per frame, in pixels of the written frames. A hand-made
     controller keeps the pole up while it drives the cart back and forth (to a target
     that swings 1.5 m either side every 100 steps), so there is motion to find."""
-    cv, steps = cv2(), positive_int("steps", steps)
+    cv, steps = opencv(), positive_int("steps", steps)
     env = make("CartPole-v1", render=True, max_episode_steps=steps + 1)
     state, _ = env.reset(seed=seed)
     frame = env.render()
@@ -54,7 +54,7 @@ def cartpole_clip(
 
 def read_clip(path) -> tuple[list[np.ndarray], float]:
     """All frames of the video at ``path`` (BGR ``uint8``) and its frame rate."""
-    cv = cv2()
+    cv = opencv()
     if not Path(path).is_file():
         raise FileNotFoundError(f"no video file at {path}")
     capture = cv.VideoCapture(str(path))
@@ -75,7 +75,7 @@ def moving_object(frames, history: int = 50) -> tuple[list[np.ndarray], np.ndarr
     """Foreground masks by a Gaussian-mixture background model (MOG2) learnt over the
     last ``history`` frames, and the x centre of the largest foreground blob per
     frame (NaN where there is none)."""
-    cv = cv2()
+    cv = opencv()
     subtractor = cv.createBackgroundSubtractorMOG2(history=history, detectShadows=False)
     kernel = cv.getStructuringElement(cv.MORPH_ELLIPSE, (3, 3))
     masks, centres = [], []
@@ -94,7 +94,7 @@ def moving_object(frames, history: int = 50) -> tuple[list[np.ndarray], np.ndarr
 def flow_speeds(frames) -> np.ndarray:
     """Dense optical flow (Farneback) between consecutive frames: the mean speed, in
     pixels per frame, of the pixels that move by more than half a pixel."""
-    cv = cv2()
+    cv = opencv()
     grey = [cv.cvtColor(frame, cv.COLOR_BGR2GRAY) for frame in frames]
     speeds = []
     for before, after in zip(grey, grey[1:], strict=False):

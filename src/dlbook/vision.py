@@ -14,7 +14,7 @@ import numpy as np
 from dlbook.base.validate import positive_int
 
 
-def cv2():
+def opencv():
     """The OpenCV module, or a clear error saying what to install (4.x: the 5.x
     wheels dropped ``CascadeClassifier`` and ``HOGDescriptor``)."""
     from dlbook.data import require
@@ -61,7 +61,7 @@ def from_opencv(bgr) -> np.ndarray:
 
 def colour_spaces(bgr) -> dict[str, np.ndarray]:
     """The grey image and the hue, saturation and lightness channels of ``bgr``."""
-    cv = cv2()
+    cv = opencv()
     hsv = cv.cvtColor(bgr, cv.COLOR_BGR2HSV)
     lab = cv.cvtColor(bgr, cv.COLOR_BGR2LAB)
     return {
@@ -76,7 +76,7 @@ def blurs(image, size: int = 9) -> dict[str, np.ndarray]:
     """Four smoothing filters with a ``size`` x ``size`` window: the box mean, the
     Gaussian, the median (removes salt-and-pepper noise) and the bilateral (smooths
     flat regions, keeps edges)."""
-    cv, size = cv2(), positive_int("size", size)
+    cv, size = opencv(), positive_int("size", size)
     if size % 2 == 0:
         raise ValueError(f"size must be odd (a window has a centre), got {size}")
     return {
@@ -92,7 +92,7 @@ def thresholds(grey, level: int = 127) -> tuple[dict[str, np.ndarray], float]:
     best separates the histogram into two classes) and by adaptive thresholds (each
     pixel against the mean or Gaussian-weighted mean of its 31 x 31 neighbourhood).
     Returns the images and Otsu's level."""
-    cv = cv2()
+    cv = opencv()
     _, fixed = cv.threshold(grey, level, 255, cv.THRESH_BINARY)
     otsu_level, otsu = cv.threshold(grey, 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU)
     adaptive = {
@@ -111,7 +111,7 @@ def thresholds(grey, level: int = 127) -> tuple[dict[str, np.ndarray], float]:
 def contour_table(binary, min_area: float = 50.0):
     """The outer contours of a binary image with their areas and bounding boxes,
     largest first (contours under ``min_area`` pixels dropped)."""
-    cv = cv2()
+    cv = opencv()
     found, _ = cv.findContours(binary, cv.RETR_EXTERNAL, cv.CHAIN_APPROX_SIMPLE)
     rows = [
         {"area": cv.contourArea(c), "box": cv.boundingRect(c), "contour": c}
@@ -123,7 +123,7 @@ def contour_table(binary, min_area: float = 50.0):
 
 def draw_contours(bgr, rows, count: int = 5) -> np.ndarray:
     """A copy of ``bgr`` with the ``count`` largest contours and their boxes drawn."""
-    cv = cv2()
+    cv = opencv()
     canvas = bgr.copy()
     for row in rows[:count]:
         x, y, w, h = row["box"]
@@ -135,7 +135,7 @@ def draw_contours(bgr, rows, count: int = 5) -> np.ndarray:
 def morphology(binary, size: int = 5) -> dict[str, np.ndarray]:
     """Erosion (shrinks white shapes), dilation (grows them), opening (erosion then
     dilation: removes specks) and closing (dilation then erosion: fills holes)."""
-    cv = cv2()
+    cv = opencv()
     kernel = cv.getStructuringElement(cv.MORPH_ELLIPSE, (size, size))
     return {
         "eroded": cv.erode(binary, kernel),
@@ -148,7 +148,7 @@ def morphology(binary, size: int = 5) -> dict[str, np.ndarray]:
 def geometric(bgr, angle: float = 20.0) -> dict[str, np.ndarray]:
     """Resizing to half size, rotating by ``angle`` degrees about the centre, and a
     perspective warp that maps a trapezoid of the image onto the full frame."""
-    cv = cv2()
+    cv = opencv()
     h, w = bgr.shape[:2]
     rotation = cv.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
@@ -166,7 +166,7 @@ def geometric(bgr, angle: float = 20.0) -> dict[str, np.ndarray]:
 def equalise(grey) -> dict[str, np.ndarray]:
     """Global histogram equalisation and CLAHE (equalisation in 8 x 8 tiles with a
     clip limit, so noise in flat regions is not blown up)."""
-    cv = cv2()
+    cv = opencv()
     clahe = cv.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
     return {
         "original": grey,
@@ -178,7 +178,7 @@ def equalise(grey) -> dict[str, np.ndarray]:
 def find_template(image, template) -> tuple[tuple[int, int], float, np.ndarray]:
     """Where ``template`` matches ``image`` best by normalised cross-correlation:
     the top-left corner, the score there (1 = identical) and the whole score map."""
-    cv = cv2()
+    cv = opencv()
     if template.shape[0] > image.shape[0] or template.shape[1] > image.shape[1]:
         raise ValueError(
             f"template {template.shape[:2]} must fit inside image {image.shape[:2]}"
@@ -192,7 +192,7 @@ def hog_features(images) -> np.ndarray:
     """Histogram-of-oriented-gradients features of 28 x 28 grey digits (``(n, 28,
     28)`` or ``(n, 28, 28, 1)``, floats in [0, 1] or ``uint8``): 9 orientation bins in
     7 x 7 cells, 14 x 14 blocks, one vector of 324 numbers per digit."""
-    cv = cv2()
+    cv = opencv()
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]

@@ -18,14 +18,16 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx.directives.code import LiteralInclude
+from sphinx.util import logging
 
 from dlbook.book.listings import needed_imports
-from dlbook.book.scripts import Block, CopyRule, page_script
+from dlbook.book.scripts import Block, CopyRule, page_script, rebound_imports
 from dlbook.book.sphinx_cache import KEY_COMMENT
 
 FOLDER = "downloads"
 TEMPLATES = Path(__file__).with_name("templates")
 KEY_PREFIX = KEY_COMMENT.split("{key}")[0]
+LOGGER = logging.getLogger(__name__)
 
 
 def module_of(path: Path) -> str | None:
@@ -120,6 +122,12 @@ def _on_doctree_resolved(app, doctree, docname: str) -> None:
     if app.builder.format != "html" or _executed(app, docname) is None:
         return
     blocks = page_blocks(doctree)
+    for clash in rebound_imports(blocks, _rule(app.config)):
+        LOGGER.warning(
+            "pasted in order, the page's code rebinds an imported name: %s",
+            clash,
+            location=docname,
+        )
     name = Path(docname).name
     note = NOTE.format(url=f"{docname}.html", name=name)
     script = page_script(_title(doctree, docname), blocks, _rule(app.config), note)

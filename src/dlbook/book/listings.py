@@ -97,7 +97,8 @@ def needed_imports(path: str | Path, pyobject: str, module: str) -> list[str]:
             source, _, names = line[len("from ") :].partition(" import ")
             froms.setdefault(source, set()).add(names)
     own = {name for name in used if name in defined and name not in imports}
-    own.discard(pyobject.split(".")[0])
+    if "." not in pyobject:  # a class or function listing defines its own name
+        own.discard(pyobject)
     if own:
         froms.setdefault(module, set()).update(own)
     return sorted(plain) + [

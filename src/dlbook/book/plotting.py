@@ -104,19 +104,35 @@ def animation_html(animation, alt: str, fps: float = 1.5):
         return _gif_html(path.read_bytes(), alt, 'style="max-width:100%"')
 
 
-def _gif_html(gif: bytes, alt: str, size: str):
+class InlineHTML:
+    """HTML that a notebook shows as HTML (its display hook calls ``_repr_html_``) with
+    no IPython import, so a reader's plain Python can make one too."""
+
+    def __init__(self, data: str, label: str):
+        self.data = data
+        self.label = label
+
+    def _repr_html_(self) -> str:
+        return self.data
+
+    def __repr__(self) -> str:
+        return f"<{self.label}>"
+
+
+def _gif_html(gif: bytes, alt: str, size: str) -> InlineHTML:
     """A GIF inline in an ``<img>`` tag, with ``alt`` text and a ``size`` attribute."""
     import base64
-
-    from IPython.display import HTML
 
     if not alt:
         raise ValueError(
             "alt must describe the animation for readers who cannot see it"
         )
     encoded = base64.b64encode(gif).decode()
-    alt = alt.replace('"', "&quot;")
-    return HTML(f'<img src="data:image/gif;base64,{encoded}" alt="{alt}" {size}>')
+    quoted = alt.replace('"', "&quot;")
+    return InlineHTML(
+        f'<img src="data:image/gif;base64,{encoded}" alt="{quoted}" {size}>',
+        f"animated GIF: {alt}",
+    )
 
 
 def frames_html(frames, alt: str, fps: float = 20, width: int = 300):

@@ -10,6 +10,7 @@ and ``nox -s tests`` runs every page's script in a fresh interpreter
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 
@@ -68,7 +69,9 @@ def page_script(title: str, blocks: list[Block], rule: CopyRule, note: str = "")
     """The page's script: every Python block as copied, in order, separated by ``# %%``
     cell markers (Jupytext, VS Code and Spyder run them as cells); blocks in other
     languages (shell commands) become comments."""
-    header = [f"# {title}", "#"]
+    # an explicit coding line first: a title such as "Text encoding: one-hot" on
+    # line 1 would read as a PEP 263 declaration of an encoding named "one-hot"
+    header = ["# -*- coding: utf-8 -*-", f"# {title}", "#"]
     header += [f"# {line}".rstrip() for line in note.splitlines()]
     parts = ["\n".join(header)]
     for block in blocks:
@@ -82,3 +85,41 @@ def page_script(title: str, blocks: list[Block], rule: CopyRule, note: str = "")
                 f"# %% [{block.language}] (not Python: run in a shell)\n{commented}"
             )
     return "\n\n".join(parts) + "\n"
+
+
+def _import_bindings(code: str) -> dict[str, str]:
+    """The names a block's top-level imports bind, each with the statement binding it."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return {}
+    bound = {}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                bound[name] = f"import {alias.name}" + (
+                    f" as {alias.asname}" if alias.asname else ""
+                )
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                bound[alias.asname or alias.name] = (
+                    f"from {'.' * node.level}{node.module or ''} import {alias.name}"
+                )
+    return bound
+
+
+def rebound_imports(blocks: list[Block], rule: CopyRule) -> list[str]:
+    """Names a later block imports from somewhere else than an earlier block did: pasted
+    in order, the later import silently replaces what the earlier cells meant (a
+    listing's ``from dlbook.vision import cv2`` over a page's ``import cv2``)."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for block in blocks:
+        if block.language not in PYTHON_LANGUAGES:
+            continue
+        for name, line in _import_bindings(copied_text(block.code, rule)).items():
+            if name in seen and seen[name] != line:
+                clashes.append(f"{name!r}: {seen[name]!r}, then {line!r}")
+            seen[name] = line
+    return clashes
