@@ -102,6 +102,27 @@ def test_a_miss_trains_and_a_hit_restores_the_same_everything(store_dir):
     assert store.size(store_dir)[0] == 1
 
 
+def test_a_continued_fit_is_the_same_after_a_hit_as_after_a_miss(store_dir):
+    """``recompile=False`` continues with the first fit's optimizer: its state comes
+    back from the store with the weights, so the second fit has the same key and
+    trains the same way whether the first fit ran or was restored."""
+
+    def continued():
+        first = tiny_fit(patience=None, monitor=None)
+        second = tiny_fit(first.model, recompile=False, patience=None, monitor=None)
+        return first, second
+
+    cold = continued()
+    store.entry_path(cold[1].key, store_dir).unlink()  # keep only the first fit
+    warm = continued()
+    assert (cold[0].restored, cold[1].restored) == (False, False)
+    assert (warm[0].restored, warm[1].restored) == (True, False)
+    assert warm[1].key == cold[1].key
+    assert warm[1].history == cold[1].history
+    for a, b in zip(weights(cold[1].model), weights(warm[1].model), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_retrain_trains_again_and_gives_the_stored_weights(store_dir, monkeypatch):
     first = tiny_fit()
     monkeypatch.setenv(store.RETRAIN_VAR, "1")

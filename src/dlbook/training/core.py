@@ -30,6 +30,8 @@ class Result:
     seconds: float
     restored: bool
     key: str
+    #: the optimizers' variables by model name, when ``run(keep_optimizers=True)``
+    optimizers: dict = field(default_factory=dict, repr=False)
 
 
 def after_seed(seed: int) -> int:
@@ -38,7 +40,14 @@ def after_seed(seed: int) -> int:
     return (check_seed(seed) + 1) % 2**32
 
 
-def run(routine: Callable[..., dict], models, *, seed: int = 0, **arguments) -> Result:
+def run(
+    routine: Callable[..., dict],
+    models,
+    *,
+    seed: int = 0,
+    keep_optimizers: bool = False,
+    **arguments,
+) -> Result:
     """Call ``routine(models, seed=seed, **arguments)`` once per key, memoised.
 
     ``models`` is a built Keras model or a dict of them, trained in place by the
@@ -46,6 +55,8 @@ def run(routine: Callable[..., dict], models, *, seed: int = 0, **arguments) -> 
     models get the stored weights and the stored record comes back without training.
     Either way every random generator is seeded with ``seed`` before and with
     :func:`after_seed` after, so the cells that follow print the same.
+    ``keep_optimizers``: store each model's optimizer variables too and hand them back
+    as :attr:`Result.optimizers` (a training continued with that optimizer needs them).
     """
     seed = check_seed(seed)
     named = models if isinstance(models, dict) else {"model": models}
@@ -54,10 +65,20 @@ def run(routine: Callable[..., dict], models, *, seed: int = 0, **arguments) -> 
     key = store.training_key(routine, named, seed, arguments)
     with store.locked(key):
         found = None if store.retrain_requested() else store.load(key)
+        lacking = (
+            found is not None
+            and keep_optimizers
+            and any(f"{name}{OPTIMIZER}" not in found[0] for name in named)
+        )
+        if lacking:  # an entry stored without the optimizers asked for: train again
+            found = None
         if found is not None:
             weights, record = found
             for name, model in named.items():
                 _assign(model, weights[name])
+            optimizers = {
+                n: weights[f"{n}{OPTIMIZER}"] for n in named if keep_optimizers
+            }
             seconds, restored = float(record.pop("_seconds")), True
         else:
             reseed(seed)
@@ -72,10 +93,19 @@ def run(routine: Callable[..., dict], models, *, seed: int = 0, **arguments) -> 
                 name: [np.asarray(v.numpy()) for v in m.variables]
                 for name, m in named.items()
             }
+            optimizers = {
+                name: [np.asarray(v.numpy()) for v in m.optimizer.variables]
+                for name, m in named.items()
+                if keep_optimizers
+            }
+            saved.update({f"{n}{OPTIMIZER}": v for n, v in optimizers.items()})
             store.save(key, saved, {**record, "_seconds": seconds})
     reseed(after_seed(seed))
     ledger.record(seconds, restored)
-    return Result(record, seconds, restored, key)
+    return Result(record, seconds, restored, key, optimizers)
+
+
+OPTIMIZER = ".optimizer"  # suffix of the store's entry for a model's optimizer
 
 
 def _assign(model, values) -> None:
@@ -260,7 +290,9 @@ def fit(
     kept = None
     if not recompile:  # the kept optimizer decides the weights too
         state = [np.asarray(v.numpy()) for v in model.optimizer.variables]
-        kept = {"state": state, "config": str(model.optimizer.get_config())}
+        # its auto-numbered name ("adam_3") says only how many came before: not kept
+        config = {k: v for k, v in model.optimizer.get_config().items() if k != "name"}
+        kept = {"state": state, "config": str(sorted(config.items()))}
     result = run(
         keras_fit,
         model,
@@ -275,9 +307,18 @@ def fit(
         monitor=monitor,
         evaluate=evaluate,
         kept_optimizer=kept,
+        keep_optimizers=True,
     )
-    if result.restored and recompile:  # leave the model as a miss does: compiled
-        compile_model(model, **compiling)
+    if result.restored:  # leave the model as a miss does: compiled, optimizer trained
+        if recompile:
+            compile_model(model, **compiling)
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        state = result.optimizers["model"]
+        if len(state) != len(model.optimizer.variables):
+            raise ValueError(f"stored optimizer state does not fit {model.name!r}")
+        for variable, value in zip(model.optimizer.variables, state, strict=True):
+            variable.assign(value)
     record = result.record
     return Fit(
         model,

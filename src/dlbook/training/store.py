@@ -95,7 +95,8 @@ def _layers(model) -> list:
 
 def model_fingerprint(model) -> dict:
     """What a model brings into a training: its architecture (the Keras config, with
-    layer names replaced by their position so auto-numbered names do not matter), which
+    layer names replaced by their position and the optimizer's name dropped, so
+    auto-numbered names do not matter), which
     variables train, and the SHA-256 of every variable's starting value."""
     if not model.built or not model.variables:
         raise ValueError(
@@ -110,6 +111,10 @@ def model_fingerprint(model) -> dict:
         ValueError,
     ):  # subclassed without get_config
         config = {"class": f"{type(model).__module__}.{type(model).__qualname__}"}
+    # a compiled model's optimizer is auto-numbered too ("adam_3"): drop its name
+    optimizer = (config.get("compile_config") or {}).get("optimizer")
+    if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):
+        optimizer["config"].pop("name", None)
 
     def canonical(node):
         if isinstance(node, dict):
