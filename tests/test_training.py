@@ -148,6 +148,20 @@ def test_a_custom_routine_plugs_into_the_store(store_dir):
     assert calls == [5] and second.restored and second.record == {"steps": 3}
 
 
+def test_a_default_passed_or_left_out_is_one_training(store_dir):
+    calls = []
+
+    def routine(model, seed, steps=2, rate=0.1):
+        calls.append((steps, rate))
+        return {"steps": steps}
+
+    first = training.run(routine, tiny_model(), seed=5)
+    same = training.run(routine, tiny_model(), seed=5, steps=2, rate=0.1)
+    other = training.run(routine, tiny_model(), seed=5, steps=3)
+    assert same.restored and same.key == first.key
+    assert not other.restored and calls == [(2, 0.1), (3, 0.1)]
+
+
 def test_bad_arguments_are_named(store_dir):
     with pytest.raises(ValueError, match="epochs"):
         tiny_fit(epochs=0)

@@ -10,6 +10,7 @@ weights changes. The page that shows this code is ``docs/training.md``.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ def run(
     named = models if isinstance(models, dict) else {"model": models}
     if not named:
         raise ValueError("models must be a Keras model or a non-empty dict of them")
+    arguments = with_defaults(routine, arguments)
     key = store.training_key(routine, named, seed, arguments)
     with store.locked(key):
         found = None if store.retrain_requested() else store.load(key)
@@ -103,6 +105,22 @@ def run(
     reseed(after_seed(seed))
     ledger.record(seconds, restored)
     return Result(record, seconds, restored, key, optimizers)
+
+
+def with_defaults(routine: Callable, arguments: dict) -> dict:
+    """``arguments`` with the routine's other keyword defaults filled in: passing a
+    default explicitly or leaving it out is one training, under one key."""
+    try:
+        parameters = list(inspect.signature(routine).parameters.values())[1:]
+    except (TypeError, ValueError):  # a callable without a signature: as given
+        return dict(arguments)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    defaults = {
+        p.name: p.default
+        for p in parameters
+        if p.kind in kinds and p.default is not p.empty and p.name != "seed"
+    }
+    return {**defaults, **arguments}
 
 
 OPTIMIZER = ".optimizer"  # suffix of the store's entry for a model's optimizer

@@ -96,8 +96,8 @@ def _layers(model) -> list:
 def model_fingerprint(model) -> dict:
     """What a model brings into a training: its architecture (the Keras config, with
     layer names replaced by their position and the optimizer's name dropped, so
-    auto-numbered names do not matter), which
-    variables train, and the SHA-256 of every variable's starting value."""
+    auto-numbered names do not matter), which variables train, and the SHA-256 of
+    every variable's starting value."""
     if not model.built or not model.variables:
         raise ValueError(
             f"model {model.name!r} must be built (call it or give an Input)"
