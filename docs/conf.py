@@ -22,6 +22,7 @@ extensions = [
     "dlbook.book.downloads",  # notebook + script per page; listings with their imports
     "dlbook.book.api_reference",  # API reference, each object with the pages using it
     "dlbook.book.gallery",  # the landing page's cards, one per section of the notes
+    "dlbook.book.photos",  # figures of photographs served as JPEG
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]

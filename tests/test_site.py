@@ -201,6 +201,23 @@ def test_every_image_has_alt_text_that_is_not_a_file_name(site):
     assert not bad, "images without real alt text:\n" + "\n".join(bad)
 
 
+def test_photographs_are_served_as_jpeg(site):
+    """Cells marked ``dlbook-photo`` load JPEGs (dlbook.book.photos); the OpenCV page
+    has such figures, so the check cannot pass by finding none."""
+    photos = {}
+    for page in _pages(site):
+        for image in _outline(page).images:
+            classes = (image.get("class") or "").split()
+            # the gallery's small PNG thumbnails keep the class for the dark theme
+            if "dlbook-photo" in classes and "dlbook-card-thumb" not in classes:
+                photos.setdefault(page.name, []).append(image.get("src", ""))
+    assert "opencv.html" in photos, "no photo figure found on the OpenCV page"
+    not_jpeg = {
+        p: s for p, srcs in photos.items() for s in srcs if not s.endswith(".jpg")
+    }
+    assert not not_jpeg, f"photo figures not served as JPEG: {not_jpeg}"
+
+
 def test_headings_nest(site):
     """One h1 per page, and no level skipped going down (h2 then h4)."""
     bad = []

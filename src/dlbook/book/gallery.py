@@ -27,6 +27,8 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
+from dlbook.book.photos import on_white
+
 #: Largest thumbnail, in pixels (width, height); the aspect ratio is kept.
 THUMBNAIL_SIZE = (360, 220)
 #: Where the thumbnails go, inside the HTML output.
@@ -149,9 +151,7 @@ def make_thumbnail(source: Path, target: Path, size=THUMBNAIL_SIZE) -> None:
     from PIL import Image
 
     with Image.open(source) as image:
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image).convert("RGB")
+        image = on_white(image)
         image.thumbnail(size, Image.Resampling.LANCZOS)
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(target, format="PNG", optimize=True)
