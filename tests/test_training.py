@@ -108,7 +108,7 @@ def test_a_continued_fit_is_the_same_after_a_hit_as_after_a_miss(store_dir):
     trains the same way whether the first fit ran or was restored."""
 
     def continued():
-        first = tiny_fit(patience=None, monitor=None)
+        first = tiny_fit(patience=None, monitor=None, store_optimizer=True)
         second = tiny_fit(first.model, recompile=False, patience=None, monitor=None)
         return first, second
 
@@ -121,6 +121,23 @@ def test_a_continued_fit_is_the_same_after_a_hit_as_after_a_miss(store_dir):
     assert warm[1].history == cold[1].history
     for a, b in zip(weights(cold[1].model), weights(warm[1].model), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_fit_stores_its_optimizer_only_when_asked(store_dir):
+    """Without ``store_optimizer=True`` an entry holds the weights alone, and a
+    continuation of that fit is refused, cold and warm alike (warm, its optimizer
+    would start from nothing and train differently); a zeroed optimizer may go on."""
+    for _ in range(2):  # a miss, then a hit
+        plain = tiny_fit(patience=None, monitor=None)
+        with pytest.raises(ValueError, match="pass store_optimizer=True to that fit"):
+            tiny_fit(plain.model, recompile=False, patience=None, monitor=None)
+    assert (plain.restored, store.size(store_dir)[0]) == (True, 1)
+    stored = store.load(plain.key)[0]
+    assert sorted(stored) == ["model"]  # no optimizer entry
+    training.reset_optimizer(plain.model)
+    tiny_fit(plain.model, recompile=False, patience=None, monitor=None)
+    with pytest.raises(ValueError, match="has no optimizer: compile it first"):
+        training.reset_optimizer(tiny_model())
 
 
 def test_retrain_trains_again_and_gives_the_stored_weights(store_dir, monkeypatch):

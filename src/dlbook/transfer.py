@@ -178,11 +178,8 @@ def reinitialise(model, fresh) -> None:
                 f"{target.path} {target.shape} vs {source.shape}"
             )
         target.assign(source.value)
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None:
-        for variable in optimizer.variables:
-            if variable.name != "learning_rate":
-                variable.assign(np.zeros(variable.shape, variable.dtype))
+    if getattr(model, "optimizer", None) is not None:
+        training.reset_optimizer(model)
 
 
 # --- heads and learning curves ---------------------------------------------------------

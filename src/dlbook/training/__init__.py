@@ -13,6 +13,7 @@ from dlbook.training.core import (
     fit,
     fit_classifier,
     predict,
+    reset_optimizer,
     run,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "fit_classifier",
     "predict",
     "reseed",
+    "reset_optimizer",
     "run",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -271,6 +272,7 @@ def fit(
     steps_per_execution: int = 1,
     recompile: bool = True,
     loss_weights=None,
+    store_optimizer: bool = False,
 ) -> Fit:
     """Train ``model`` on ``train = (x, y)`` with Keras' ``fit``, through the store.
 
@@ -279,7 +281,10 @@ def fit(
     that many epochs and keep the best epoch's weights. ``evaluate``: named parts,
     e.g. ``{"test": (x, y)}``, scored after training into ``metrics`` as
     ``test_loss``, ``test_accuracy``... ``recompile=False`` keeps the optimizer of an
-    earlier compile (its state is then part of the key). For a model with several
+    earlier compile (its state is then part of the key). To continue an earlier
+    ``fit``, give that one ``store_optimizer=True``: the store then keeps its
+    optimizer's state beside the weights (an Adam entry triples), so the continued
+    training is the same after a restore as after a cold run. For a model with several
     outputs, ``loss``, ``metrics`` and ``loss_weights`` are dicts by output name and
     ``train`` holds dicts by input and output name. Returns a :class:`Fit`.
     """
@@ -296,6 +301,12 @@ def fit(
         raise ValueError("train must be an (inputs, targets) pair")
     if not recompile and getattr(model, "optimizer", None) is None:
         raise ValueError("recompile=False needs a model compiled before")
+    if not recompile and model in _UNSTORED:
+        raise ValueError(
+            f"recompile=False continues the optimizer of the last fit of {model.name!r},"
+            " whose state the store did not keep: pass store_optimizer=True to that fit"
+            " (or reset_optimizer(model) to go on with a zeroed optimizer)"
+        )
     compiling = dict(
         loss=loss,
         optimizer=optimizer,
@@ -325,11 +336,11 @@ def fit(
         monitor=monitor,
         evaluate=evaluate,
         kept_optimizer=kept,
-        keep_optimizers=True,
+        keep_optimizers=store_optimizer,
     )
-    if result.restored:  # leave the model as a miss does: compiled, optimizer trained
-        if recompile:
-            compile_model(model, **compiling)
+    if result.restored and recompile:  # leave the model compiled, as a miss does
+        compile_model(model, **compiling)
+    if result.restored and store_optimizer:  # and its optimizer trained
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         state = result.optimizers["model"]
@@ -337,6 +348,8 @@ def fit(
             raise ValueError(f"stored optimizer state does not fit {model.name!r}")
         for variable, value in zip(model.optimizer.variables, state, strict=True):
             variable.assign(value)
+    # hit or miss alike, so that a continuation fails the same cold as warm
+    (_UNSTORED.discard if store_optimizer else _UNSTORED.add)(model)
     record = result.record
     return Fit(
         model,
@@ -346,6 +359,24 @@ def fit(
         result.restored,
         result.key,
     )
+
+
+#: models whose last fit did not store its optimizer's state: not to be continued
+_UNSTORED: weakref.WeakSet = weakref.WeakSet()
+
+
+def reset_optimizer(model) -> None:
+    """Zero ``model``'s optimizer state (moments, step count; not the learning rate),
+    as a fresh optimizer of its kind starts, so that ``fit(recompile=False)`` trains
+    it without a state of its own to store: a model re-initialised for another run
+    keeps its traced training step (docs/transfer.md's learning curves)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise ValueError(f"model {model.name!r} has no optimizer: compile it first")
+    for variable in optimizer.variables:
+        if variable.name != "learning_rate":
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+    _UNSTORED.discard(model)
 
 
 def fit_classifier(
