@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -60,11 +60,20 @@ def site_pages(site: Path) -> list[str]:
     )
 
 
+#: pages Sphinx generates (index, search, module index): not in the search index
+GENERATED = {"genindex.html", "search.html", "py-modindex.html"}
+
+
 def pytest_generate_tests(metafunc):
+    """``page_name``: every page of the built site; ``indexed_page``: those of them
+    the search index holds (all but Sphinx's generated ones)."""
+    site = site_folder()
+    names = site_pages(site) if (site / "index.html").is_file() else ["index.html"]
     if "page_name" in metafunc.fixturenames:
-        site = site_folder()
-        names = site_pages(site) if (site / "index.html").is_file() else ["index.html"]
         metafunc.parametrize("page_name", names)
+    if "indexed_page" in metafunc.fixturenames:
+        indexed = [n for n in names if PurePosixPath(n).name not in GENERATED]
+        metafunc.parametrize("indexed_page", indexed)
 
 
 @pytest.fixture(scope="session")
