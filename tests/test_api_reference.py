@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dlbook.book.api_reference import Resolver, compute_uses, modules
-from dlbook.book.closure import PackageIndex
+from dlbook.base.closure import PackageIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ The reference page says ``.. dlbook-api::`` (inside an ``{eval-rst}`` block) and
 one autodoc section per module of the package, listed from the package's files when
 the site builds, so a new module appears with no edit. Which pages use what is
 computed from the pages' own code, with the code that decides when a page executes
-again (:func:`dlbook.book.sphinx_cache.code_cells`, :mod:`dlbook.book.closure`):
+again (:func:`dlbook.book.sphinx_cache.code_cells`, :mod:`dlbook.base.closure`):
 
 - a module lists the pages whose import closure includes it: those pages execute
   again when the module changes;
@@ -35,7 +35,7 @@ from sphinx.directives.code import LiteralInclude
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
-from dlbook.book.closure import PackageIndex, from_module, imported_names
+from dlbook.base.closure import PackageIndex, from_module, imported_names
 from dlbook.book.downloads import Listing
 from dlbook.book.sphinx_cache import code_cells
 

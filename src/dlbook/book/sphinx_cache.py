@@ -1,10 +1,11 @@
 """Sphinx extension: the myst-nb execution cache never goes stale.
 
 myst-nb re-executes a page only when its own cells change. This extension gives each
-page a cache key made of (1) the source of every module of ``dlbook_cache_package``
-that the page imports, followed through that package's own imports, and (2) the name
-and version of every installed distribution. The key is appended to the page as a
-hidden code cell, so a new key means a new notebook hash and a fresh execution; and
+page a cache key made of (1) the code (docstrings, comments and formatting left out) of
+every module of ``dlbook_cache_package`` that the page imports, followed through that
+package's own imports, and (2) the name and version of the installed distributions that
+code, the page's cells and the kernel run on (with what they require). The key is
+appended to the page as a hidden code cell, so a new key means a new notebook hash and a fresh execution; and
 Sphinx is told to re-read exactly the pages whose key changed. An unchanged rebuild
 reads and executes nothing.
 
@@ -21,7 +22,14 @@ import re
 import time
 from pathlib import Path
 
-from dlbook.book.closure import PackageIndex, environment_fingerprint, imported_names
+from dlbook.base.closure import (
+    PackageIndex,
+    distributions_of,
+    environment_fingerprint,
+    file_code,
+    imported_names,
+    third_party_imports,
+)
 
 CODE_CELL = re.compile(
     r"^(?P<fence>`{3,}|~{3,})\{code-cell\}[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
@@ -31,6 +39,9 @@ KEY_COMMENT = (
     "# dlbook cache key {key}: this page executes again when the code it imports\n"
     "# or an installed package version changes (see dlbook.book.sphinx_cache)."
 )
+
+# what executes every page whatever it imports: the kernel and the executor
+KERNEL = {"ipykernel", "nbclient"}
 
 
 def code_cells(source: str, suffix: str = ".md") -> list[str]:
@@ -61,11 +72,12 @@ def page_key(source: str, suffix: str, index: PackageIndex | None) -> str | None
     cells = code_cells(source, suffix)
     if not cells:
         return None
-    digest = hashlib.sha256(environment_fingerprint().encode())
+    names = set().union(*(imported_names(c) for c in cells))
+    distributions = distributions_of(third_party_imports(index, names)) | KERNEL
+    digest = hashlib.sha256(environment_fingerprint(distributions).encode())
     if index is not None:
-        names = set().union(*(imported_names(c) for c in cells))
         for name, path in sorted(index.closure(names).items()):
-            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+            digest.update(name.encode() + b"\0" + file_code(path).encode() + b"\0")
     return digest.hexdigest()[:16]
 
 

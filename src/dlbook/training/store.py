@@ -2,10 +2,16 @@
 
 An entry holds the weights of the trained models and a JSON record (history, metrics,
 training time), under a key made of everything that decides the weights (see
-:func:`training_key`). Entries are single ``.npz`` files written atomically (to a
-temporary file, then renamed), so two pages or two nbval workers asking at once leave
-one valid entry; a per-key lock makes the second asker wait and then read it. A
-truncated or corrupt entry is discarded with a warning and trained again.
+:func:`training_key`) and nothing else. A value the key cannot see through is refused
+with :class:`UnkeyableError`, never keyed by its name alone.
+
+Entries are single ``.npz`` files written atomically (to a temporary file, then
+renamed), so two pages or two nbval workers asking at once leave one valid entry; a
+per-key lock makes the second asker wait and then read it. An entry that cannot be
+read, parsed, verified (one checksum over weights and record) or applied is discarded
+with one :class:`StoreWarning` and trained again. A store that cannot be written
+(read-only, full) still serves what it holds: the training's result is kept in memory
+and a warning says it was not stored.
 
 Where it lives: ``$DLBOOK_STORE`` (the nox sessions use ``docs/_build/trained``), else
 ``~/.cache/dlbook/trained``. ``DLBOOK_STORE=off`` turns it off; ``DLBOOK_RETRAIN=1``
@@ -15,13 +21,17 @@ trains everything again and overwrites what it finds.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import hashlib
 import inspect
-import io
 import json
 import os
+import re
 import sys
 import tempfile
+import textwrap
+import types
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -29,16 +39,33 @@ from pathlib import Path
 
 import numpy as np
 
-from dlbook.book.closure import environment_fingerprint, source_digest
+from dlbook.base.closure import (
+    PackageIndex,
+    code_text,
+    distributions_of,
+    environment_fingerprint,
+    source_digest,
+    third_party_imports,
+)
 
 STORE_VAR = "DLBOOK_STORE"
 RETRAIN_VAR = "DLBOOK_RETRAIN"
 CODE_PACKAGE = "dlbook"
-FORMAT = 1  # bump when the entry layout changes
+FORMAT = 2  # bump when the entry layout changes
+KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
+# what every training runs on, whatever else its code imports
+CORE_DISTRIBUTIONS = {"numpy", "keras", "tensorflow", "tensorflow-cpu"}
+META = "meta.json"
+MAX_META_BYTES = 16 * 2**20  # a record larger than this is not one the core wrote
+NPY_HEADER_BYTES = 2**16  # an .npy header is far smaller
 
 
 class StoreWarning(UserWarning):
-    """A store entry could not be used (truncated, corrupt, unreadable): it is retrained."""
+    """A store entry could not be used or written: it is retrained, or not stored."""
+
+
+class UnkeyableError(TypeError):
+    """A training argument whose effect on the weights the key cannot see."""
 
 
 def folder() -> Path | None:
@@ -47,7 +74,12 @@ def folder() -> Path | None:
     if value.lower() == "off":
         return None
     if value:
-        return Path(value).expanduser()
+        path = Path(value).expanduser()
+        if path.exists() and not path.is_dir():
+            raise ValueError(
+                f"{STORE_VAR} must name a folder (or be 'off'), got the file {path}"
+            )
+        return path
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "dlbook" / "trained"
 
@@ -60,56 +92,261 @@ def retrain_requested() -> bool:
 # --- the key --------------------------------------------------------------------------
 
 
-def fingerprint(value) -> object:
-    """A JSON-able, order-preserving description of ``value`` for the key: arrays by
-    dtype, shape and SHA-256 of their bytes; callables by module and name; containers
-    element by element. Anything else must be a plain JSON value."""
-    if isinstance(value, np.ndarray) or type(value).__module__.startswith("tensorflow"):
-        array = np.ascontiguousarray(np.asarray(value))
-        if array.dtype == object:
-            return {"objects": fingerprint(array.tolist())}
-        digest = hashlib.sha256(array.tobytes()).hexdigest()
-        return {"array": str(array.dtype), "shape": list(array.shape), "sha256": digest}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {"dict": [[str(k), fingerprint(v)] for k, v in value.items()]}
-    if isinstance(value, list | tuple):
-        return [fingerprint(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if callable(value):
-        return {
-            "callable": f"{getattr(value, '__module__', '?')}."
-            f"{getattr(value, '__qualname__', type(value).__qualname__)}"
-        }
-    raise TypeError(
-        f"a training argument must be an array, a number, a string, a container of "
-        f"those or a function, got {type(value).__name__}"
+def _in_package(module: str) -> bool:
+    return module == CODE_PACKAGE or module.startswith(CODE_PACKAGE + ".")
+
+
+def _is_installed(module: str) -> bool:
+    """True for code from the standard library or an installed distribution (keyed by
+    its version), False for code of the reader's own (``__main__``, a notebook, a
+    script or module of theirs: keyed by its source)."""
+    top = module.split(".")[0]
+    return (
+        top in sys.stdlib_module_names
+        or top == "builtins"
+        or bool(distributions_of({top}))
     )
+
+
+class _Keyer:
+    """Walks the values of one training and describes each for the key.
+
+    ``modules`` collects the modules whose code decides the training (``dlbook``'s are
+    hashed as code, installed ones enter by distribution version); ``opaque``: with a
+    caller's ``key=``, what cannot be seen through enters by its type instead of being
+    refused."""
+
+    def __init__(self, opaque: bool = False):
+        self.modules: set[str] = set()
+        self.opaque = opaque
+        self._active: set[int] = set()
+
+    def refuse(self, value, where: str, why: str):
+        if self.opaque:
+            kind = type(value)
+            return {"opaque": f"{kind.__module__}.{kind.__qualname__}"}
+        raise UnkeyableError(
+            f"{where}: the trained-model store cannot key {type(value).__name__} "
+            f"{_short(value)} ({why}). Define it in a module (a file), pass plain "
+            "values (numbers, strings, arrays, Keras objects, functools.partial), or "
+            "pass key='<a label you change with every setting>' to fit/run"
+        )
+
+    def __call__(self, value, where: str = "argument"):  # noqa: C901 - one case each
+        if isinstance(value, np.ndarray) or _is_tensor(value):
+            array = np.ascontiguousarray(np.asarray(value))
+            if array.dtype == object:
+                return {"objects": self(array.tolist(), where)}
+            digest = hashlib.sha256(array.tobytes()).hexdigest()
+            return {
+                "array": str(array.dtype),
+                "shape": list(array.shape),
+                "sha256": digest,
+            }
+        if isinstance(value, np.generic):
+            return value.item()
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        if isinstance(value, bytes):
+            return {"bytes": hashlib.sha256(value).hexdigest()}
+        if id(value) in self._active:  # a function that refers to itself
+            return {"recursive": getattr(value, "__qualname__", type(value).__name__)}
+        self._active.add(id(value))
+        try:
+            return self._container_or_code(value, where)
+        finally:
+            self._active.discard(id(value))
+
+    def _container_or_code(self, value, where):  # noqa: C901 - one case each
+        if isinstance(value, dict):
+            return {
+                "dict": [[str(k), self(v, f"{where}[{k!r}]")] for k, v in value.items()]
+            }
+        if isinstance(value, list | tuple):
+            return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, set | frozenset):
+            items = sorted(json.dumps(self(v, where), sort_keys=True) for v in value)
+            return {"set": items}
+        if isinstance(value, functools.partial):
+            return {
+                "partial": self(value.func, f"{where}.func"),
+                "args": self(value.args, f"{where}.args"),
+                "keywords": self(value.keywords, f"{where}.keywords"),
+            }
+        keras_kind = _keras_kind(value)
+        if keras_kind is not None:
+            return self._keras(value, keras_kind, where)
+        if isinstance(value, types.ModuleType):
+            return {"module": value.__name__}
+        if isinstance(value, type):
+            return self._code(value, where)
+        if isinstance(value, types.MethodType):
+            return {
+                "method": self(value.__func__, where),
+                "self": self(value.__self__, f"{where}.__self__"),
+            }
+        if isinstance(value, types.FunctionType):
+            return self._code(value, where)
+        owner = getattr(value, "__self__", None)
+        if isinstance(value, np.ufunc) or (
+            isinstance(value, types.BuiltinFunctionType)
+            and (owner is None or isinstance(owner, types.ModuleType))
+        ):
+            module = getattr(value, "__module__", None) or type(value).__module__
+            self.modules.add(module or "builtins")
+            name = getattr(value, "__qualname__", None) or getattr(
+                value, "__name__", ""
+            )
+            return {"builtin": f"{module}.{name}"}
+        if callable(value) and hasattr(value, "__dict__"):  # an object with a __call__
+            return {
+                "object": self._code(type(value), where),
+                "state": self(dict(sorted(vars(value).items())), f"{where}.__dict__"),
+            }
+        return self.refuse(value, where, "not a value the key knows")
+
+    def _code(self, code, where: str):
+        """A function or class: by name where its module's code or version is keyed
+        (``dlbook``, installed packages), by source otherwise; with the values a
+        function captures (closure cells, defaults, globals it reads)."""
+        module = getattr(code, "__module__", None) or ""
+        self.modules.add(module)
+        name = (
+            f"{module}.{getattr(code, '__qualname__', getattr(code, '__name__', '?'))}"
+        )
+        found: dict = {"code": name}
+        own = not _in_package(module) and not _is_installed(module)
+        if own:
+            try:
+                source = textwrap.dedent(inspect.getsource(code))
+            except (OSError, TypeError) as error:
+                return self.refuse(code, where, f"its source cannot be read: {error}")
+            found["source"] = code_text(source)
+        function = code if isinstance(code, types.FunctionType) else None
+        if function is not None and (own or function.__closure__):
+            cells = function.__closure__ or ()
+            found["closure"] = {
+                n: self(_cell(c), f"{where} (captured {n!r})")
+                for n, c in zip(function.__code__.co_freevars, cells, strict=True)
+            }
+        if function is not None and own:
+            found["defaults"] = self(function.__defaults__, f"{where} (defaults)")
+            found["kwdefaults"] = self(function.__kwdefaults__, f"{where} (defaults)")
+            found["globals"] = self._globals(function, where)
+        if isinstance(code, type) and own:
+            found["bases"] = [self(b, f"{where} (base)") for b in code.__bases__]
+        return found
+
+    def _globals(self, function, where: str) -> dict:
+        """The module-level values an outside function reads (not modules)."""
+        names: set[str] = set()
+        stack = [function.__code__]
+        while stack:
+            code = stack.pop()
+            names.update(code.co_names)
+            stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        scope = function.__globals__
+        return {
+            n: self(scope[n], f"{where} (global {n!r})")
+            for n in sorted(names)
+            if n in scope and not isinstance(scope[n], types.ModuleType)
+        }
+
+    def _keras(self, value, kind: str, where: str):
+        """A Keras loss, metric, optimizer, initializer, regularizer, constraint or
+        layer: by class and configuration (a layer with its weights once built)."""
+        found = {"keras": kind, "class": self._code(type(value), where)}
+        try:
+            config = dict(value.get_config())
+        except (NotImplementedError, TypeError, AttributeError) as error:
+            return self.refuse(value, where, f"it has no Keras config: {error}")
+        if kind in ("layer", "optimizer"):  # auto-numbered ("dense_3", "adam_2")
+            config.pop("name", None)
+        found["config"] = self(config, f"{where}.get_config()")
+        if kind == "layer" and getattr(value, "built", False):
+            found["variables"] = _variables_digest(value)
+        return found
+
+
+def _cell(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell: a name not yet bound
+        return None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_tensor(value) -> bool:
+    module = type(value).__module__
+    return module.startswith(("tensorflow", "jax", "torch")) and hasattr(value, "shape")
+
+
+KERAS_KINDS = (
+    ("loss", "losses", "Loss"),
+    ("metric", "metrics", "Metric"),
+    ("optimizer", "optimizers", "Optimizer"),
+    ("initializer", "initializers", "Initializer"),
+    ("regularizer", "regularizers", "Regularizer"),
+    ("constraint", "constraints", "Constraint"),
+    ("layer", "layers", "Layer"),
+)
+
+
+def _keras_kind(value) -> str | None:
+    keras = sys.modules.get("keras")
+    if keras is None or isinstance(value, type):
+        return None
+    for kind, module, name in KERAS_KINDS:
+        base = getattr(getattr(keras, module, None), name, None)
+        if base is not None and isinstance(value, base):
+            return kind
+    return None
+
+
+def fingerprint(value, where: str = "argument") -> object:
+    """A JSON-able, order-preserving description of ``value`` for the key: arrays by
+    dtype, shape and SHA-256 of their bytes; Keras objects by class and config;
+    ``functools.partial`` by function, arguments and keywords; functions and classes of
+    ``dlbook`` or of installed packages by name (their code or version is keyed apart),
+    others (``__main__``, a notebook) by source, captured values and the globals they
+    read; containers element by element. Anything else raises :class:`UnkeyableError`
+    naming ``where``."""
+    return _Keyer()(value, where)
 
 
 def _layers(model) -> list:
     return list(model._flatten_layers(include_self=True, recursive=True))
 
 
-def model_fingerprint(model) -> dict:
+def _variables_digest(model) -> str:
+    trainable = {id(v) for v in model.trainable_variables}
+    digest = hashlib.sha256()
+    for variable in model.variables:
+        value = np.asarray(variable.numpy())
+        digest.update(f"{value.dtype}{value.shape}{id(variable) in trainable}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
+def model_fingerprint(model, keyer: _Keyer | None = None) -> dict:
     """What a model brings into a training: its architecture (the Keras config, with
     layer names replaced by their position and the optimizer's name dropped, so
-    auto-numbered names do not matter), which variables train, and the SHA-256 of
-    every variable's starting value."""
+    auto-numbered names do not matter), the code of every layer class in it, which
+    variables train, and the SHA-256 of every variable's starting value."""
+    keyer = keyer or _Keyer()
     if not model.built or not model.variables:
         raise ValueError(
             f"model {model.name!r} must be built (call it or give an Input)"
         )
-    names = {layer.name: f"layer{i}" for i, layer in enumerate(_layers(model))}
+    layers = _layers(model)
+    names = {layer.name: f"layer{i}" for i, layer in enumerate(layers)}
     try:
         config = json.loads(model.to_json())
-    except (
-        NotImplementedError,
-        TypeError,
-        ValueError,
-    ):  # subclassed without get_config
+    except (NotImplementedError, TypeError, ValueError):  # subclassed, no get_config
         config = {"class": f"{type(model).__module__}.{type(model).__qualname__}"}
     # a compiled model's optimizer is auto-numbered too ("adam_3"): drop its name
     optimizer = (config.get("compile_config") or {}).get("optimizer")
@@ -123,63 +360,69 @@ def model_fingerprint(model) -> dict:
             return [canonical(v) for v in node]
         return names.get(node, node) if isinstance(node, str) else node
 
-    trainable = {id(v) for v in model.trainable_variables}
-    digest = hashlib.sha256()
-    for variable in model.variables:
-        value = np.asarray(variable.numpy())
-        digest.update(f"{value.dtype}{value.shape}{id(variable) in trainable}".encode())
-        digest.update(np.ascontiguousarray(value).tobytes())
-    return {"config": canonical(config), "variables": digest.hexdigest()}
+    classes = sorted({type(layer) for layer in layers}, key=lambda c: c.__qualname__)
+    code = [keyer._code(c, f"model {model.name!r}") for c in classes]
+    return {
+        "config": canonical(config),
+        "classes": code,
+        "variables": _variables_digest(model),
+    }
 
 
-def code_modules(routine, models, arguments) -> set[str]:
-    """The ``dlbook`` modules whose code decides a training: the routine's, those of
-    every layer and model class in it, those of functions passed as arguments."""
-    found = {getattr(routine, "__module__", "")}
-    for model in models.values():
-        found.update(type(layer).__module__ for layer in _layers(model))
+def numeric_path() -> dict:
+    """What decides float results besides the code: oneDNN kernels on or off (as
+    TensorFlow saw ``TF_ENABLE_ONEDNN_OPTS`` when it started), op determinism and the
+    intra-op thread count (other reduction orders give other weights)."""
+    import dlbook
 
-    def visit(value):
-        if isinstance(value, dict):
-            for v in value.values():
-                visit(v)
-        elif isinstance(value, list | tuple):
-            for v in value:
-                visit(v)
-        elif callable(value) and not isinstance(value, np.ndarray):
-            found.add(getattr(value, "__module__", "") or "")
+    onednn = (dlbook.ONEDNN_AT_START or "").strip().lower()
+    found = {"onednn": "off" if onednn in ("0", "false") else "on"}
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        from tensorflow.python.framework import config  # the public name is missing
 
-    visit(arguments)
-    return {m for m in found if m == CODE_PACKAGE or m.startswith(CODE_PACKAGE + ".")}
-
-
-def _outside_source(routine) -> str:
-    """The source of a routine defined outside the package (e.g. in a notebook)."""
-    module = getattr(routine, "__module__", "") or ""
-    if module == CODE_PACKAGE or module.startswith(CODE_PACKAGE + "."):
-        return ""
-    try:
-        return inspect.getsource(routine)
-    except (OSError, TypeError):
-        return ""
+        found["deterministic"] = bool(config.is_op_determinism_enabled())
+        threads = tf.config.threading.get_intra_op_parallelism_threads()
+        if not threads:
+            affinity = getattr(os, "sched_getaffinity", None)
+            threads = len(affinity(0)) if affinity else os.cpu_count()
+        found["intra_op_threads"] = threads
+    return found
 
 
-def training_key(routine, models: dict, seed: int, arguments: dict) -> str:
-    """The store key of one training: SHA-256 of the routine's name, the source closure
-    of the ``dlbook`` code involved (:func:`code_modules`, followed through imports as
-    the Sphinx cache does), each model's :func:`model_fingerprint`, the arguments with
-    their data (:func:`fingerprint`), the seed and the installed package versions."""
+def training_key(
+    routine, models: dict, seed: int, arguments: dict, key: str | None = None
+) -> str:
+    """The store key of one training: SHA-256 of the routine, the code (not the bytes:
+    docstrings, comments and formatting left out) of every ``dlbook`` module involved,
+    followed through imports as the page cache does, each model's
+    :func:`model_fingerprint`, the arguments with their data (:func:`fingerprint`), the
+    seed, the numeric path (:func:`numeric_path`) and the versions of the distributions
+    the code runs on (TensorFlow, Keras, NumPy, what the code imports, and what they
+    require). ``key``: a caller's label for what the key cannot see; with it, such
+    values enter by type instead of being refused."""
+    if key is not None and not isinstance(key, str):
+        raise TypeError(f"key must be a string label, got {type(key).__name__}")
+    keyer = _Keyer(opaque=key is not None)
     parts = {
         "format": FORMAT,
-        "routine": f"{routine.__module__}.{routine.__qualname__}",
-        "routine_source": _outside_source(routine),
-        "code": source_digest(CODE_PACKAGE, code_modules(routine, models, arguments)),
-        "models": {name: model_fingerprint(m) for name, m in sorted(models.items())},
-        "arguments": fingerprint(arguments),
+        "routine": keyer(routine, "routine"),
+        "models": {
+            name: model_fingerprint(m, keyer) for name, m in sorted(models.items())
+        },
+        "arguments": keyer(arguments, "argument"),
         "seed": seed,
-        "packages": environment_fingerprint(),
+        "label": key,
+        "numeric": numeric_path(),
         "python": sys.version_info[:2],
     }
+    ours = {m for m in keyer.modules if _in_package(m)}
+    parts["code"] = source_digest(CODE_PACKAGE, ours)
+    outside = {m.split(".")[0] for m in keyer.modules if not _in_package(m)}
+    imported = third_party_imports(PackageIndex.find(CODE_PACKAGE), ours) | outside
+    parts["packages"] = environment_fingerprint(
+        distributions_of(imported) | CORE_DISTRIBUTIONS
+    )
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -188,12 +431,33 @@ def training_key(routine, models: dict, seed: int, arguments: dict) -> str:
 
 
 def entry_path(key: str, where: Path | None = None) -> Path | None:
+    """The file of the entry ``key`` (32 hexadecimal digits, as :func:`training_key`
+    makes), or ``None`` without a store."""
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
+        raise ValueError(f"key must be 32 lowercase hexadecimal digits, got {key!r}")
     where = folder() if where is None else where
     return None if where is None else where / f"{key}.npz"
 
 
-def _checksum(weights: dict[str, list[np.ndarray]]) -> str:
-    digest = hashlib.sha256()
+def _canonical_record(record: dict) -> str:
+    """``record`` as canonical JSON; NumPy values become plain ones, anything else
+    that JSON cannot hold is a clear error naming it."""
+
+    def plain(value):
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if isinstance(value, np.generic):
+            return value.item()
+        raise TypeError(
+            f"a routine's record must hold JSON values (numbers, strings, lists, "
+            f"dicts, NumPy arrays), got {type(value).__name__} {_short(value)}"
+        )
+
+    return json.dumps(record, default=plain, sort_keys=True, allow_nan=True)
+
+
+def _checksum(weights: dict[str, list[np.ndarray]], record_text: str) -> str:
+    digest = hashlib.sha256(record_text.encode())
     for name in sorted(weights):
         for value in weights[name]:
             digest.update(f"{name}{value.dtype}{value.shape}".encode())
@@ -201,32 +465,21 @@ def _checksum(weights: dict[str, list[np.ndarray]]) -> str:
     return digest.hexdigest()
 
 
-def save(
-    key: str,
-    weights: dict[str, list[np.ndarray]],
-    record: dict,
-    where: Path | None = None,
-) -> Path | None:
-    """Write one entry atomically: a temporary file in the store, then a rename."""
-    path = entry_path(key, where)
-    if path is None:
-        return None
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_once(where: Path, what: str, message: str) -> None:
+    if (str(where), what) in _warned:
+        return
+    _warned.add((str(where), what))
+    warnings.warn(message, StoreWarning, stacklevel=4)
+
+
+def _write_entry(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as ``path`` atomically (a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        f"{name}/{i}": np.asarray(v)
-        for name in weights
-        for i, v in enumerate(weights[name])
-    }
-    meta = {
-        "key": key,
-        "format": FORMAT,
-        "record": record,
-        "checksum": _checksum(weights),
-        "models": {name: len(values) for name, values in weights.items()},
-    }
-    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{key}.", suffix=".tmp", dir=path.parent
+        prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent
     )
     try:
         with os.fdopen(handle, "wb") as file:
@@ -238,77 +491,186 @@ def save(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def save(
+    key: str,
+    weights: dict[str, list[np.ndarray]],
+    record: dict,
+    where: Path | None = None,
+) -> Path | None:
+    """Write one entry atomically. A store that cannot be written (read-only, full
+    disk) is not an error: a :class:`StoreWarning` says so and ``None`` comes back."""
+    path = entry_path(key, where)
+    if path is None:
+        return None
+    record_text = _canonical_record(record)
+    arrays = {
+        f"{name}/{i}": np.asarray(v)
+        for name in weights
+        for i, v in enumerate(weights[name])
+    }
+    meta = {
+        "key": key,
+        "format": FORMAT,
+        "record": record_text,
+        "checksum": _checksum(
+            {n: [np.asarray(v) for v in vs] for n, vs in weights.items()}, record_text
+        ),
+        "models": {name: len(values) for name, values in weights.items()},
+        "arrays": {
+            name: [str(value.dtype), list(value.shape)]
+            for name, value in arrays.items()
+        },
+    }
+    arrays[META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    try:
+        _write_entry(path, arrays)
+    except OSError as error:
+        what = (
+            "read-only"
+            if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+            else "write"
+        )
+        _warn_once(
+            path.parent,
+            what,
+            f"the trained-model store {path.parent} cannot be written ({error}): "
+            "trainings are kept in memory and not stored",
+        )
+        return None
+    _remove_orphans(path)
     return path
 
 
+def _remove_orphans(path: Path) -> None:
+    """Temporary files of ``path``'s key left by a writer that died (its lock is held
+    now, so no live writer of that key has one)."""
+    for orphan in path.parent.glob(f".{path.stem}.*.tmp"):
+        with contextlib.suppress(OSError):
+            orphan.unlink()
+
+
+def _member(archive: zipfile.ZipFile, name: str, limit: int) -> np.ndarray:
+    """One ``.npy`` member of an entry, refused before it is read when the archive
+    says it is larger than ``limit`` bytes (a decompression bomb)."""
+    info = archive.getinfo(f"{name}.npy")
+    if info.file_size > limit:
+        raise ValueError(f"{name} declares {info.file_size} bytes, more than {limit}")
+    with archive.open(info) as file:
+        return np.lib.format.read_array(file, allow_pickle=False)
+
+
+def _read(path: Path, key: str) -> tuple[dict, dict]:
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(bytes(_member(archive, META, MAX_META_BYTES)).decode())
+        if not isinstance(meta, dict):
+            raise ValueError("the entry's meta is not an object")
+        if meta.get("key") != key or meta.get("format") != FORMAT:
+            raise ValueError("the entry holds another key or format")
+        declared, models = meta["arrays"], meta["models"]
+        weights = {}
+        for name, count in models.items():
+            weights[name] = []
+            for i in range(count):
+                dtype, shape = declared[f"{name}/{i}"]
+                size = np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64))
+                value = _member(archive, f"{name}/{i}", size + NPY_HEADER_BYTES)
+                if str(value.dtype) != dtype or list(value.shape) != list(shape):
+                    raise ValueError(f"{name}/{i} is not the declared {dtype}{shape}")
+                weights[name].append(value)
+    record_text = meta["record"]
+    if _checksum(weights, record_text) != meta["checksum"]:
+        raise ValueError("the weights and record do not match their checksum")
+    record = json.loads(record_text)
+    if not isinstance(record, dict):
+        raise ValueError("the record is not an object")
+    return weights, record
+
+
+def discard(path: Path, error: BaseException | str) -> None:
+    """Remove a damaged entry with one :class:`StoreWarning`."""
+    warnings.warn(
+        f"discarding damaged store entry {path} ({error}); training again",
+        StoreWarning,
+        stacklevel=3,
+    )
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
 def load(key: str, where: Path | None = None) -> tuple[dict, dict] | None:
-    """``(weights, record)`` of an entry, or ``None`` when there is none. A damaged
-    entry is removed with a :class:`StoreWarning`, never trusted."""
+    """``(weights, record)`` of an entry, or ``None`` when there is none. An entry that
+    cannot be read, parsed or verified, whatever the failure, is removed with a
+    :class:`StoreWarning`, never trusted."""
     path = entry_path(key, where)
     if path is None or not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            meta = json.loads(bytes(stored["meta.json"]).decode())
-            if meta.get("key") != key or meta.get("format") != FORMAT:
-                raise ValueError("the entry holds another key or format")
-            weights = {
-                name: [stored[f"{name}/{i}"] for i in range(count)]
-                for name, count in meta["models"].items()
-            }
-        if _checksum(weights) != meta["checksum"]:
-            raise ValueError("the weights do not match their checksum")
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        EOFError,
-        zipfile.BadZipFile,
-        io.UnsupportedOperation,
-        json.JSONDecodeError,
-        UnicodeDecodeError,
-    ) as error:
-        warnings.warn(
-            f"discarding damaged store entry {path} ({error}); training again",
-            StoreWarning,
-            stacklevel=3,
-        )
-        with contextlib.suppress(OSError):
-            path.unlink()
+        return _read(path, key)
+    except Exception as error:  # noqa: BLE001 - any damage: discard and retrain
+        discard(path, f"{type(error).__name__}: {error}")
         return None
-    return weights, meta["record"]
+
+
+def _open_lock(path: Path) -> int | None:
+    """A descriptor to lock ``path`` with, or ``None`` where the store is read-only
+    and has no lock file (nobody writes there, so nothing to wait for)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        try:
+            return os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
 
 
 @contextlib.contextmanager
 def locked(key: str, where: Path | None = None) -> Iterator[None]:
     """Hold the key's lock file: a second process asking for the same training waits
-    here until the first has stored it (no-op without a store or without ``fcntl``)."""
+    here until the first has stored it (no-op without a store, without ``fcntl``, or
+    in a read-only store)."""
     path = entry_path(key, where)
     try:
         import fcntl
     except ImportError:  # Windows: atomic writes still leave one valid entry
         fcntl = None
-    if path is None or fcntl is None:
+    handle = (
+        None if path is None or fcntl is None else _open_lock(path.with_suffix(".lock"))
+    )
+    if handle is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)
+
+
+def orphans(where: Path | None = None) -> list[Path]:
+    """Temporary files left by writers that died (``store.clear()`` removes them)."""
+    where = folder() if where is None else where
+    return sorted(where.glob(".*.tmp")) if where and where.is_dir() else []
 
 
 def size(where: Path | None = None) -> tuple[int, int]:
-    """Number of entries and their total bytes."""
+    """Number of entries, and the bytes of the store's files (entries and any
+    temporary files left behind: :func:`orphans`)."""
     where = folder() if where is None else where
     files = list(where.glob("*.npz")) if where and where.is_dir() else []
-    return len(files), sum(f.stat().st_size for f in files)
+    leftovers = orphans(where)
+    total = sum(f.stat().st_size for f in files + leftovers)
+    return len(files), total
 
 
 def clear(where: Path | None = None) -> int:
-    """Delete every entry (and lock file); return how many entries were removed."""
+    """Delete every entry, lock file and orphan temporary file; return how many
+    entries were removed."""
     where = folder() if where is None else where
     if where is None or not where.is_dir():
         return 0
