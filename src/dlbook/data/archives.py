@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import re
+import shlex
 import sys
 import tarfile
 import zipfile
@@ -32,8 +33,8 @@ from dlbook.data import Dataset, MissingDependencyError
 def fetch_command(listing: str, folder) -> str:
     """The shell command that fetches the archives of ``listing`` into ``folder``
     (from :func:`dlbook.base.settings.fetch_command`, which nox and
-    ``python -m dlbook.data fetch`` run)."""
-    return " ".join(settings.fetch_command(listing, str(folder)))
+    ``python -m dlbook.data fetch`` run), quoted so that it pastes into a shell."""
+    return shlex.join(settings.fetch_command(listing, str(folder)))
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,11 @@ FETCH = "python -m dlbook.data fetch"
 
 def how_to_fetch(folder: Path | None = None) -> str:
     """The command that fetches every pinned archive into ``folder`` (the default data
-    folder when ``None``): what a missing-archive error tells a reader to run."""
+    folder when ``None``): what a missing-archive error tells a reader to run, quoted
+    so that a folder with spaces pastes as one argument."""
     if folder is None or Path(folder) == data_folder():
         return FETCH
-    return f"{FETCH} --dest {folder}"
+    return f"{FETCH} --dest {shlex.quote(str(folder))}"
 
 
 def archive_path(archive: SourceArchive, folder: Path | None = None) -> Path:

@@ -9,6 +9,8 @@ from an installed ``dlbook`` as well as from a clone: it runs pip's own download
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +44,30 @@ def status(archive: archives.SourceArchive, folder: Path) -> str:
     return "present" if archives.sha256_of(path) == archive.sha256 else "altered"
 
 
+def folder_argument(text: str) -> Path:
+    """The ``--dest`` folder; an empty (or blank) one is an argument error, not the
+    current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must name a folder, got {text!r}")
+    return Path(text)
+
+
+def why_not_a_folder(folder: Path) -> str | None:
+    """Why ``folder`` can never hold the archives (it is a file, or under one, or out
+    of reach), to follow its name in an error; None if it can. Nothing is created."""
+    try:
+        for path in (folder, *folder.parents):
+            if path.exists():
+                if path.is_dir():
+                    return None
+                if path == folder:
+                    return f"must be a folder, got the file {folder}"
+                return f"{folder} cannot be created: {path} is a file"
+    except OSError as error:  # a parent that may not be searched
+        return f"{folder} cannot be reached: {error.strerror or error}"
+    return None
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line: ``fetch [--dest DIR] [--dry-run]``, ``where``, ``list``."""
     main_parser = argparse.ArgumentParser(
@@ -55,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument(
         "--dest",
-        type=Path,
+        type=folder_argument,
         help="folder to fetch into (default: the data folder dlbook reads, "
         "$DLBOOK_DATA or <env>/share/dlbook-data)",
     )
@@ -66,7 +92,9 @@ def parser() -> argparse.ArgumentParser:
     listing = commands.add_parser(
         "list", help="the pinned archives, present or missing in the data folder"
     )
-    listing.add_argument("--dest", type=Path, help="folder to look in instead")
+    listing.add_argument(
+        "--dest", type=folder_argument, help="folder to look in instead"
+    )
     return main_parser
 
 
@@ -74,22 +102,35 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); the exit status."""
     main_parser = parser()
     options = main_parser.parse_args(argv)
-    folder = getattr(options, "dest", None) or archives.data_folder()
-    if folder.exists() and not folder.is_dir():
-        main_parser.error(f"--dest must be a folder, got the file {folder}")
     if options.command == "where":
         print(archives.data_folder())
         return 0
+    dest = options.dest
+    folder = dest or archives.data_folder()
+
+    def refuse(problem: str):  # argparse's error: usage, the message, exit status 2
+        if dest:
+            main_parser.error(f"--dest {problem}")
+        main_parser.error(
+            f"the data folder {problem} (set DLBOOK_DATA, or pass --dest, to use "
+            "another)"
+        )
+
+    problem = why_not_a_folder(folder)
+    if problem is not None:
+        refuse(problem)
     if options.command == "list":
         for archive in ARCHIVES:
             print(f"{status(archive, folder):8} {archive.filename}")
         print(f"in {folder}")
         return 0
+    problem = None if options.dry_run else make_folder(folder)
+    if problem is not None:
+        refuse(problem)
     for command in pip_commands(folder):
-        print(" ".join(command), flush=True)
+        print(shlex.join(command), flush=True)
         if options.dry_run:
             continue
-        folder.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(command, check=False)
         if done.returncode:
             print(f"pip failed (exit status {done.returncode})", file=sys.stderr)
@@ -97,8 +138,23 @@ def main(argv: list[str] | None = None) -> int:
     if not options.dry_run:
         print(f"archives fetched into {folder}")
         if folder.resolve() != archives.data_folder().resolve():
-            print(f"dlbook reads them from there when DLBOOK_DATA={folder}")
+            print(
+                "dlbook reads them from there when "
+                + shlex.quote(f"DLBOOK_DATA={folder}")
+            )
     return 0
+
+
+def make_folder(folder: Path) -> str | None:
+    """Create ``folder`` (and its parents) for pip to write into; why it cannot be, or
+    None."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"{folder} cannot be created: {error.strerror or error}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} is not writable"
+    return None
 
 
 if __name__ == "__main__":

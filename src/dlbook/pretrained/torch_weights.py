@@ -11,14 +11,26 @@ with NumPy. Both the zip format (PyTorch 1.6 and later: ``<name>/data.pkl`` plus
 ``<name>/data/<key>`` file per storage) and the older "legacy" format (pickles followed
 by the storages, used by the EfficientNet-Lite0 checkpoint) are read.
 
+Whatever is wrong with a file, reading it raises :class:`pickle.UnpicklingError` (a
+:class:`MalformedPthError`, or the :class:`RefusedGlobalError` above), and nothing is
+allocated on the file's word alone: the pickle's counted lengths and memo indices are
+checked against the pickle before the unpickler sees them, a zip member's size before it
+is inflated (stored or deflated only, as torch writes and reads them), and a tensor's
+size and strides against its storage before its elements are copied; so a small file
+never asks for much memory.
+
 Used on the transfer page, through :mod:`dlbook.pretrained.efficientnet_lite`.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import pickle
+import pickletools
+import reprlib
 import struct
+import warnings
 import zipfile
 from collections import OrderedDict
 from typing import NamedTuple
@@ -29,6 +41,11 @@ from dlbook.data import archives
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy-format file
 LEGACY_PROTOCOL = 1001
+MAX_DIMS = 64  # NumPy's limit; torch's tensors have fewer
+# how the members of a zip-format file may be compressed: torch writes them stored, and
+# its reader (miniz) reads deflate too, which inflates at most about 1000-fold
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 
 STORAGE_DTYPES = {
     "DoubleStorage": np.float64,
@@ -90,6 +107,11 @@ class RefusedGlobalError(pickle.UnpicklingError):
     """The pickle names a global outside :data:`ALLOWED_GLOBALS`."""
 
 
+class MalformedPthError(pickle.UnpicklingError, ValueError):
+    """The file is not a readable PyTorch state dict. Also a ``ValueError``, which is
+    what a tensor that does not fit its storage used to raise."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that resolves only :data:`ALLOWED_GLOBALS`, to local stand-ins,
     and turns ``('storage', ...)`` persistent ids into :class:`_Storage` records."""
@@ -110,18 +132,16 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != "storage":
-            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
+            raise MalformedPthError(f"unsupported persistent id {reprlib.repr(pid)}")
         storage_type, key, _location, numel = pid[1:5]
         if not isinstance(storage_type, _StorageType):
-            raise pickle.UnpicklingError(f"storage {key!r} has no storage type")
+            raise MalformedPthError(f"storage {reprlib.repr(key)} has no storage type")
         key, numel = str(key), _count("storage size", numel)
         known = self.storages.setdefault(
             key, _Storage(key, storage_type.kind, 0, numel)
         )
         if known.kind != storage_type.kind or known.numel != numel:
-            raise pickle.UnpicklingError(
-                f"storage {key!r} is described twice, differently"
-            )
+            raise MalformedPthError(f"storage {key!r} is described twice, differently")
         view = pid[5] if len(pid) == 6 else None
         if view is None:
             return known
@@ -134,7 +154,9 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def _count(what: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} must be a non-negative int, got {value!r}")
+        raise MalformedPthError(
+            f"{what} must be a non-negative int, got {reprlib.repr(value)}"
+        )
     return value
 
 
@@ -143,9 +165,10 @@ def load_state_dict(data: bytes, sha256: str | None = None) -> dict[str, np.ndar
     NumPy arrays; ``sha256``, if given, is checked first (``ValueError`` if it differs).
 
     Nothing in the file is run (see the module docstring): a global other than those a
-    state dict needs raises :class:`RefusedGlobalError` (a ``pickle.UnpicklingError``),
-    a malformed file ``pickle.UnpicklingError``, and a tensor that does not fit its
-    storage ``ValueError``. Used on the transfer page."""
+    state dict needs raises :class:`RefusedGlobalError`, anything else wrong with the
+    file (a broken zip or pickle, a tensor that does not fit its storage, an entry that
+    is not a tensor) :class:`MalformedPthError`; both are ``pickle.UnpicklingError``.
+    Used on the transfer page."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(
             f"data must be the bytes of a .pth file, got {type(data).__name__}"
@@ -162,44 +185,109 @@ def load_state_dict(data: bytes, sha256: str | None = None) -> dict[str, np.ndar
 
 
 def _unpickle(file, storages: dict[str, _Storage] | None = None):
+    start = file.tell()
+    _check_opcodes(file)
+    file.seek(start)
     try:
         return RestrictedUnpickler(file, storages).load()
     except pickle.UnpicklingError:
         raise
     except Exception as error:  # a malformed stream: say so, with the cause
-        raise pickle.UnpicklingError(
+        raise MalformedPthError(
             f"not a readable PyTorch state dict: {error!r}"
         ) from error
 
 
+def _check_opcodes(file) -> None:
+    """Walk the next pickle in ``file`` up to its STOP without running it. pickletools
+    reads each counted string out of the file, so a length the file does not hold fails
+    here, where the C unpickler would allocate it first; and a memo index beyond the
+    opcodes read so far (the C unpickler grows its memo to twice the index) is refused.
+    """
+    try:
+        with warnings.catch_warnings():  # pickletools warns of odd escapes in STRINGs
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for count, (opcode, arg, _) in enumerate(pickletools.genops(file), 1):
+                if opcode.name in MEMO_PUTS and arg > count:
+                    raise MalformedPthError(
+                        f"pickle memo index {arg} at opcode {count}: not a pickle a "
+                        "pickler writes"
+                    )
+    except pickle.UnpicklingError:
+        raise
+    except Exception as error:
+        raise MalformedPthError(f"not a readable pickle: {error}") from error
+
+
 def _load_zip(buffer: io.BytesIO):
-    with zipfile.ZipFile(buffer) as archive:
-        pickles = [
-            n
-            for n in archive.namelist()
-            if n.count("/") == 1 and n.endswith("/data.pkl")
-        ]
-        if len(pickles) != 1:
-            raise pickle.UnpicklingError(
-                f"a zip-format .pth holds one <name>/data.pkl, found {pickles or 'none'}"
-            )
-        root = pickles[0][: -len("data.pkl")]
-        order = "little"
-        if f"{root}byteorder" in archive.namelist():
-            order = archive.read(f"{root}byteorder").decode().strip()
-        storages: dict[str, _Storage] = {}
-        result = _unpickle(io.BytesIO(archive.read(pickles[0])), storages)
-        raw = {}
-        for key in storages:
-            try:
-                raw[key] = archive.read(f"{root}data/{key}")
-            except KeyError:
-                raise pickle.UnpicklingError(
-                    f"storage {key!r} is missing from the zip"
-                ) from None
+    try:
+        with zipfile.ZipFile(buffer) as archive:
+            return _read_zip(archive)
+    except pickle.UnpicklingError:
+        raise
+    except Exception as error:  # BadZipFile, zlib.error, EOFError, OSError...
+        raise MalformedPthError(
+            f"not a readable zip-format .pth file: {error!r}"
+        ) from error
+
+
+def _read_zip(archive: zipfile.ZipFile):
+    names = set(archive.namelist())
+    pickles = sorted(n for n in names if n.count("/") == 1 and n.endswith("/data.pkl"))
+    if len(pickles) != 1:
+        raise MalformedPthError(
+            f"a zip-format .pth holds one <name>/data.pkl, found {pickles or 'none'}"
+        )
+    root = pickles[0][: -len("data.pkl")]
+    order = "little"
+    if f"{root}byteorder" in names:
+        order = _byteorder(_read_member(archive, f"{root}byteorder", at_most=16))
+    storages: dict[str, _Storage] = {}
+    result = _unpickle(io.BytesIO(_read_member(archive, pickles[0])), storages)
+    raw = {}
+    for key, storage in storages.items():
+        name = f"{root}data/{key}"
+        if name not in names:
+            raise MalformedPthError(f"storage {key!r} is missing from the zip")
+        size = storage.numel * np.dtype(STORAGE_DTYPES[storage.kind]).itemsize
+        raw[key] = _read_member(archive, name, exactly=size, what=f"storage {key!r}")
     return result, {
         key: _storage_array(storages[key], raw[key], order) for key in storages
     }
+
+
+def _read_member(
+    archive: zipfile.ZipFile,
+    name: str,
+    at_most: int | None = None,
+    exactly: int | None = None,
+    what: str | None = None,
+) -> bytes:
+    """The bytes of the member ``name``; its size (from the zip's directory, which
+    bounds what is inflated) and compression are checked before anything is read."""
+    info = archive.getinfo(name)
+    what = what or name
+    if info.compress_type not in ZIP_METHODS:
+        raise MalformedPthError(
+            f"{what} is compressed with zip method {info.compress_type}; torch stores "
+            "members uncompressed (and reads deflate, method 8)"
+        )
+    if exactly is not None and info.file_size != exactly:
+        raise MalformedPthError(
+            f"{what} has {info.file_size} bytes, its tensors expect {exactly}"
+        )
+    if at_most is not None and info.file_size > at_most:
+        raise MalformedPthError(f"{what} has {info.file_size} bytes, at most {at_most}")
+    return archive.read(info)
+
+
+def _byteorder(record: bytes) -> str:
+    order = record.strip()
+    if order not in (b"little", b"big"):
+        raise MalformedPthError(
+            f"the byteorder record must be 'little' or 'big', got {record!r}"
+        )
+    return order.decode()
 
 
 def _load_legacy(buffer: io.BytesIO):
@@ -212,12 +300,14 @@ def _load_legacy(buffer: io.BytesIO):
     except RefusedGlobalError:
         raise
     except pickle.UnpicklingError as error:
-        raise pickle.UnpicklingError(unknown) from error
+        raise MalformedPthError(unknown) from error
     if magic != LEGACY_MAGIC:
-        raise pickle.UnpicklingError(unknown)
+        raise MalformedPthError(unknown)
     protocol = _unpickle(buffer)
     if protocol != LEGACY_PROTOCOL:
-        raise pickle.UnpicklingError(f"unsupported legacy .pth protocol {protocol!r}")
+        raise MalformedPthError(
+            f"unsupported legacy .pth protocol {reprlib.repr(protocol)}"
+        )
     info = _unpickle(buffer)
     order = (
         "little"
@@ -227,19 +317,21 @@ def _load_legacy(buffer: io.BytesIO):
     storages: dict[str, _Storage] = {}
     result = _unpickle(buffer, storages)
     keys = _unpickle(buffer)
-    if not isinstance(keys, list) or sorted(map(str, keys)) != sorted(storages):
-        raise pickle.UnpicklingError(
-            "the legacy storage list does not match the tensors"
-        )
+    if (
+        not isinstance(keys, list)
+        or not all(isinstance(key, str | int) for key in keys)
+        or sorted(map(str, keys)) != sorted(storages)
+    ):
+        raise MalformedPthError("the legacy storage list does not match the tensors")
     arrays = {}
     for key in map(str, keys):
         storage = storages[key]
         header = buffer.read(8)
         if len(header) != 8:
-            raise pickle.UnpicklingError(f"storage {key!r} is cut short")
+            raise MalformedPthError(f"storage {key!r} is cut short")
         (numel,) = struct.unpack("<q" if order == "little" else ">q", header)
         if numel != storage.numel:
-            raise pickle.UnpicklingError(
+            raise MalformedPthError(
                 f"storage {key!r} holds {numel} elements, its tensors expect {storage.numel}"
             )
         size = numel * np.dtype(STORAGE_DTYPES[storage.kind]).itemsize
@@ -249,12 +341,12 @@ def _load_legacy(buffer: io.BytesIO):
 
 def _storage_array(storage: _Storage, raw: bytes, order: str) -> np.ndarray:
     if order not in ("little", "big"):
-        raise pickle.UnpicklingError(f"unknown byte order {order!r}")
+        raise MalformedPthError(f"unknown byte order {order!r}")
     dtype = np.dtype(STORAGE_DTYPES[storage.kind]).newbyteorder(
         "<" if order == "little" else ">"
     )
     if len(raw) != storage.numel * dtype.itemsize:
-        raise pickle.UnpicklingError(
+        raise MalformedPthError(
             f"storage {storage.key!r} has {len(raw)} bytes, expected "
             f"{storage.numel} {storage.kind} elements"
         )
@@ -263,38 +355,72 @@ def _storage_array(storage: _Storage, raw: bytes, order: str) -> np.ndarray:
 
 def _state_dict(result, storages: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if not isinstance(result, dict):
-        raise ValueError(
+        raise MalformedPthError(
             f"the .pth file holds a {type(result).__name__}, not a state dict"
         )
     arrays = {}
     for name, value in result.items():
+        if not isinstance(name, str):
+            raise MalformedPthError(
+                f"the state dict names an entry {reprlib.repr(name)}, not a string"
+            )
         if not isinstance(value, _Tensor):
-            raise ValueError(f"entry {name!r} of the state dict is not a tensor")
-        arrays[str(name)] = _to_array(str(name), value, storages)
+            raise MalformedPthError(f"entry {name!r} of the state dict is not a tensor")
+        arrays[name] = _to_array(name, value, storages)
     return arrays
 
 
 def _to_array(
     name: str, tensor: _Tensor, storages: dict[str, np.ndarray]
 ) -> np.ndarray:
-    """Copy ``tensor``'s elements out of its storage, honouring offset, size and stride."""
+    """Copy ``tensor``'s elements out of its storage, honouring offset, size and stride;
+    all three are checked against the storage first, so nothing is allocated beyond the
+    storage's own size."""
     storage = tensor.storage
     if not isinstance(storage, _Storage) or storage.key not in storages:
-        raise ValueError(f"tensor {name!r} does not refer to a storage in the file")
-    flat = storages[storage.key][storage.offset : storage.offset + storage.numel]
+        raise MalformedPthError(
+            f"tensor {name!r} does not refer to a storage in the file"
+        )
+    whole = storages[storage.key]
+    if storage.offset + storage.numel > len(whole):
+        raise MalformedPthError(
+            f"tensor {name!r} uses elements {storage.offset} to "
+            f"{storage.offset + storage.numel} of storage {storage.key!r}, which holds "
+            f"{len(whole)}"
+        )
+    flat = whole[storage.offset : storage.offset + storage.numel]
     size = tuple(_count(f"size of {name!r}", n) for n in tensor.size)
     stride = tuple(_count(f"stride of {name!r}", n) for n in tensor.stride)
     offset = _count(f"offset of {name!r}", tensor.offset)
     if len(size) != len(stride):
-        raise ValueError(f"tensor {name!r} has size {size} but stride {stride}")
-    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
-    if 0 in size:
-        array = np.zeros(size, flat.dtype)
-    elif last >= len(flat):
-        raise ValueError(f"tensor {name!r} reaches past the end of its storage")
+        raise MalformedPthError(f"tensor {name!r} has size {size} but stride {stride}")
+    if len(size) > MAX_DIMS:
+        raise MalformedPthError(
+            f"tensor {name!r} has {len(size)} dimensions, more than {MAX_DIMS}"
+        )
+    numel = math.prod(size)
+    if numel > len(flat):  # before anything is allocated: stride 0 repeats elements
+        raise MalformedPthError(
+            f"tensor {name!r} has {numel} elements (size {size}), more than the "
+            f"{len(flat)} its storage holds"
+        )
+    if numel == 0:
+        try:
+            array = np.zeros(size, flat.dtype)
+        except (ValueError, OverflowError) as error:  # a dimension NumPy cannot hold
+            raise MalformedPthError(
+                f"tensor {name!r} has size {size}: {error}"
+            ) from None
     else:
-        step = flat.itemsize
-        strides = tuple(s * step for s in stride)
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+        if last >= len(flat):
+            raise MalformedPthError(
+                f"tensor {name!r} reaches past the end of its storage"
+            )
+        # every stride used is below the storage's length; a dimension of one uses none
+        strides = tuple(
+            s * flat.itemsize if n > 1 else 0 for n, s in zip(size, stride, strict=True)
+        )
         array = np.lib.stride_tricks.as_strided(
             flat[offset:], size, strides, writeable=False
         )
