@@ -85,6 +85,22 @@ def test_page_key_changes_with_imported_code_only(tmp_path):
     assert sphinx_cache.page_key("# prose only\n", ".md", index) is None
 
 
+def test_page_key_ignores_docstrings_comments_and_formatting(tmp_path):
+    _write_package(tmp_path)
+    index = sphinx_cache.PackageIndex("fixturepkg", tmp_path / "fixturepkg")
+    page = "```{code-cell} ipython3\nfrom fixturepkg import b\n```\n"
+    before = sphinx_cache.page_key(page, ".md", index)
+    (tmp_path / "fixturepkg" / "b.py").write_text(
+        '"""Now documented."""\n\nfrom . import helper  # the factor\n\n'
+        "VALUE = (helper.FACTOR *\n         21)\n"
+    )
+    assert sphinx_cache.page_key(page, ".md", index) == before
+    (tmp_path / "fixturepkg" / "b.py").write_text(
+        "from . import helper\n\nVALUE = helper.FACTOR * 22\n"
+    )
+    assert sphinx_cache.page_key(page, ".md", index) != before
+
+
 class FixtureSite:
     """The fixture site copied to a temporary folder, built with Sphinx in a subprocess."""
 
@@ -155,18 +171,30 @@ def test_cache_reexecutes_exactly_the_pages_whose_code_changed(tmp_path):
     assert site.build() == {"page_a"}
     assert site.build() == set()
 
-    # A new or upgraded installed distribution re-executes every page with code.
-    dist = site.packages / "fakedep-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: fakedep\nVersion: 1.0\n"
-    )
-    assert site.build() == everything
-    dist.rename(site.packages / "fakedep-1.1.dist-info")
-    (site.packages / "fakedep-1.1.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: fakedep\nVersion: 1.1\n"
-    )
-    assert site.build() == everything
+    # Prose in code (a docstring, a comment, formatting) re-executes nothing.
+    site.edit("helper.py", '"""The factor."""\n\n# three\nFACTOR = (\n    3\n)\n')
+    assert site.build() == set()
+
+    # A distribution installed beside the book that no page's code imports re-executes
+    # nothing; once a page's code imports it, its version is part of that page's key.
+    def install(version: str) -> None:
+        for old in site.packages.glob("fakedep-*.dist-info"):
+            shutil.rmtree(old)
+        dist = site.packages / f"fakedep-{version}.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: fakedep\nVersion: {version}\n"
+        )
+        (dist / "top_level.txt").write_text("fakedep\n")
+        (site.packages / "fakedep").mkdir(exist_ok=True)
+        (site.packages / "fakedep" / "__init__.py").write_text("")
+
+    install("1.0")
+    assert site.build() == set()
+    site.edit("helper.py", "import fakedep\n\nFACTOR = 3\n")
+    assert site.build() == {"page_b"}
+    install("1.1")
+    assert site.build() == {"page_b"}
     assert site.build() == set()
 
     # Forcing one page.

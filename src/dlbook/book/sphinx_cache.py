@@ -5,9 +5,9 @@ page a cache key made of (1) the code (docstrings, comments and formatting left 
 every module of ``dlbook_cache_package`` that the page imports, followed through that
 package's own imports, and (2) the name and version of the installed distributions that
 code, the page's cells and the kernel run on (with what they require). The key is
-appended to the page as a hidden code cell, so a new key means a new notebook hash and a fresh execution; and
-Sphinx is told to re-read exactly the pages whose key changed. An unchanged rebuild
-reads and executes nothing.
+appended to the page as a hidden code cell, so a new key means a new notebook hash and
+a fresh execution; and Sphinx is told to re-read exactly the pages whose key changed.
+An unchanged rebuild reads and executes nothing.
 
 Set ``DLBOOK_RERUN=page1,page2`` to force those pages to execute again.
 """

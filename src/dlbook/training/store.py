@@ -263,6 +263,10 @@ class _Keyer:
         if kind in ("layer", "optimizer"):  # auto-numbered ("dense_3", "adam_2")
             config.pop("name", None)
         found["config"] = self(config, f"{where}.get_config()")
+        # a wrapped function's settings, which some configs leave out (Huber's delta)
+        for name in ("fn", "_fn", "_fn_kwargs"):
+            if name in vars(value):
+                found[name] = self(vars(value)[name], f"{where}.{name}")
         if kind == "layer" and getattr(value, "built", False):
             found["variables"] = _variables_digest(value)
         return found
