@@ -19,6 +19,7 @@ import pytest
 
 from dlbook import training
 from dlbook.base import closure
+from dlbook.training import key as keys
 from dlbook.training import store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,7 +52,7 @@ def small_fit(**changes):
 
 
 def key_of(routine=training.core.keras_fit, seed=0, key=None, **arguments):
-    return store.training_key(routine, {"model": small_model()}, seed, arguments, key)
+    return keys.training_key(routine, {"model": small_model()}, seed, arguments, key)
 
 
 def same_weights(a, b):
@@ -144,7 +145,7 @@ def test_a_function_in_main_is_keyed_by_source_in_a_pasted_script(tmp_path):
         """
         import numpy as np
         from dlbook import training
-        from dlbook.training import store
+        from dlbook.training import key as keys
         import keras
 
         def loss(y, p):
@@ -152,7 +153,7 @@ def test_a_function_in_main_is_keyed_by_source_in_a_pasted_script(tmp_path):
 
         SCALE = {scale}
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        print(store.training_key(training.core.keras_fit, {{"m": model}}, 0, {{"loss": loss}}))
+        print(keys.training_key(training.core.keras_fit, {{"m": model}}, 0, {{"loss": loss}}))
         """
     )
     env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
@@ -172,18 +173,18 @@ def test_a_function_in_main_is_keyed_by_source_in_a_pasted_script(tmp_path):
 def test_what_the_key_cannot_see_is_refused_with_a_remedy_unless_labelled():
     namespace = {}
     exec("def loss(y, p):\n    return y - p\n", namespace)  # no file: no source
-    with pytest.raises(store.UnkeyableError, match=r"argument\['loss'\].*key="):
+    with pytest.raises(keys.UnkeyableError, match=r"argument\['loss'\].*key="):
         key_of(loss=namespace["loss"])
 
     class Opaque:  # not callable, not a value
         pass
 
-    with pytest.raises(store.UnkeyableError, match=r"argument\['thing'\]"):
+    with pytest.raises(keys.UnkeyableError, match=r"argument\['thing'\]"):
         key_of(thing=Opaque())
     assert key_of(key="v1", loss=namespace["loss"]) != key_of(
         key="v2", loss=namespace["loss"]
     )
-    with pytest.raises(store.UnkeyableError, match="key="):
+    with pytest.raises(keys.UnkeyableError, match="key="):
         small_fit(loss=namespace["loss"])
 
 
@@ -192,7 +193,7 @@ def test_the_numeric_path_is_in_the_key(monkeypatch):
 
     base = key_of()
     monkeypatch.setattr(dlbook, "ONEDNN_AT_START", None)  # TensorFlow's default: on
-    assert store.numeric_path()["onednn"] == "on"
+    assert keys.numeric_path()["onednn"] == "on"
     assert key_of() != base
     monkeypatch.setattr(dlbook, "ONEDNN_AT_START", "0")
     assert key_of() == base
@@ -205,9 +206,9 @@ def test_importing_keras_first_gives_another_numeric_path(first):
         import os
         os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
         import {first}
-        from dlbook.training import store
+        from dlbook.training import key as keys
         import keras
-        print(store.numeric_path()["onednn"], os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
+        print(keys.numeric_path()["onednn"], os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
         """
     )
     env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
@@ -297,11 +298,11 @@ def test_a_docstring_or_comment_in_the_training_code_keeps_every_key(
         "    return {'rate': RATE}\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(store, "CODE_PACKAGE", "fakecore")
+    monkeypatch.setattr(keys, "CODE_PACKAGE", "fakecore")
     import fakecore.core
 
     def key():
-        return store.training_key(fakecore.core.routine, {"m": small_model()}, 0, {})
+        return keys.training_key(fakecore.core.routine, {"m": small_model()}, 0, {})
 
     base = key()
     (package / "base.py").write_text(

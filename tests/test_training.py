@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from dlbook import training
+from dlbook.training import key as keys
 from dlbook.training import store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -214,7 +215,7 @@ def key_of(**changes):
     options = dict(train=data, epochs=3, batch_size=16)
     options.update(changes)
     seed = options.pop("seed", 1)
-    return store.training_key(training.core.keras_fit, {"model": model}, seed, options)
+    return keys.training_key(training.core.keras_fit, {"model": model}, seed, options)
 
 
 def test_the_key_follows_arguments_data_seed_and_initial_weights():
@@ -238,7 +239,7 @@ def test_auto_numbered_layer_names_do_not_change_the_key():
 
 def test_a_package_version_changes_the_key(monkeypatch):
     base = key_of()
-    monkeypatch.setattr(store, "environment_fingerprint", lambda names: "keras==99")
+    monkeypatch.setattr(keys, "environment_fingerprint", lambda names: "keras==99")
     assert key_of() != base
 
 
@@ -253,12 +254,12 @@ def test_the_key_follows_training_code_not_plotting_code(tmp_path, monkeypatch):
         "def routine(model, seed):\n    return {'rate': RATE}\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(store, "CODE_PACKAGE", "fakebook")
+    monkeypatch.setattr(keys, "CODE_PACKAGE", "fakebook")
     import fakebook.routines
 
     def key():
         model = tiny_model()
-        return store.training_key(fakebook.routines.routine, {"m": model}, 0, {})
+        return keys.training_key(fakebook.routines.routine, {"m": model}, 0, {})
 
     base = key()
     (package / "plots.py").write_text("def draw():\n    return 'another figure'\n")

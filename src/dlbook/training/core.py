@@ -11,6 +11,7 @@ weights changes. The page that shows this code is ``docs/training.md``.
 from __future__ import annotations
 
 import inspect
+import json
 import time
 import weakref
 from collections.abc import Callable
@@ -20,8 +21,9 @@ import numpy as np
 
 from dlbook.base import ledger
 from dlbook.base.seeding import check_seed, reseed
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import examples, pair, positive_int, positive_number
 from dlbook.training import store
+from dlbook.training.key import training_key
 
 
 @dataclass
@@ -48,6 +50,7 @@ def run(
     *,
     seed: int = 0,
     keep_optimizers: bool = False,
+    key: str | None = None,
     **arguments,
 ) -> Result:
     """Call ``routine(models, seed=seed, **arguments)`` once per key, memoised.
@@ -56,33 +59,34 @@ def run(
     routine, which returns a JSON-able record (history, metrics). On a store hit the
     models get the stored weights and the stored record comes back without training.
     Either way every random generator is seeded with ``seed`` before and with
-    :func:`after_seed` after, so the cells that follow print the same.
+    :func:`after_seed` after, so the cells that follow print the same, and the record
+    is the same (it goes through JSON both ways: NumPy values become plain ones).
     ``keep_optimizers``: store each model's optimizer variables too and hand them back
     as :attr:`Result.optimizers` (a training continued with that optimizer needs them).
+    ``key``: a label of yours for what the store cannot see through (a function
+    without readable source, an object of your own); it is refused without one.
     """
     seed = check_seed(seed)
     named = models if isinstance(models, dict) else {"model": models}
     if not named:
         raise ValueError("models must be a Keras model or a non-empty dict of them")
     arguments = with_defaults(routine, arguments)
-    key = store.training_key(routine, named, seed, arguments)
+    began = time.perf_counter()
+    key = training_key(routine, named, seed, arguments, key=key)
+    keyed = time.perf_counter() - began
     with store.locked(key):
         found = None if store.retrain_requested() else store.load(key)
-        lacking = (
+        if (
             found is not None
             and keep_optimizers
             and any(f"{name}{OPTIMIZER}" not in found[0] for name in named)
-        )
-        if lacking:  # an entry stored without the optimizers asked for: train again
-            found = None
+        ):
+            found = None  # stored without the optimizers asked for: train again
         if found is not None:
-            weights, record = found
-            for name, model in named.items():
-                _assign(model, weights[name])
-            optimizers = {
-                n: weights[f"{n}{OPTIMIZER}"] for n in named if keep_optimizers
-            }
-            seconds, restored = float(record.pop("_seconds")), True
+            found = _restore(key, named, routine, arguments, *found, keep_optimizers)
+        if found is not None:
+            record, seconds, optimizers = found
+            restored = True
         else:
             reseed(seed)
             start = time.perf_counter()
@@ -92,6 +96,7 @@ def run(
                 raise TypeError(
                     f"a routine must return a dict, got {type(record).__name__}"
                 )
+            record = json.loads(store._canonical_record(record))
             saved = {
                 name: [np.asarray(v.numpy()) for v in m.variables]
                 for name, m in named.items()
@@ -105,6 +110,18 @@ def run(
             store.save(key, saved, {**record, "_seconds": seconds})
     reseed(after_seed(seed))
     ledger.record(seconds, restored)
+    wall = time.perf_counter() - began
+    store.journal(
+        {
+            "key": key,
+            "routine": f"{routine.__module__}.{routine.__qualname__}",
+            "restored": restored,
+            "training_s": round(seconds, 4),
+            "key_s": round(keyed, 4),
+            # the store's own cost: keying, reading, verifying, writing
+            "overhead_s": round(wall - (0.0 if restored else seconds), 4),
+        }
+    )
     return Result(record, seconds, restored, key, optimizers)
 
 
@@ -127,11 +144,51 @@ def with_defaults(routine: Callable, arguments: dict) -> dict:
 OPTIMIZER = ".optimizer"  # suffix of the store's entry for a model's optimizer
 
 
-def _assign(model, values) -> None:
-    if len(values) != len(model.variables):
-        raise ValueError(f"stored weights do not fit model {model.name!r}")
-    for variable, value in zip(model.variables, values, strict=True):
-        variable.assign(value)
+#: the fields a routine's record must hold, by routine (checked on every restore)
+RECORD_FIELDS: dict = {}
+#: by routine: ``check(models, optimizers, arguments)`` raises unless a restored
+#: optimizer state fits what the routine would continue with
+RESTORE_CHECKS: dict = {}
+
+
+def _restore(key, named, routine, arguments, weights, record, keep_optimizers):
+    """Give ``named`` the stored weights and return ``(record, seconds, optimizers)``;
+    or, when the entry does not fit (other shapes or counts, fields missing), discard
+    it with a :class:`~dlbook.training.store.StoreWarning`, leave the models as they
+    were and return ``None`` (the caller trains)."""
+    try:
+        for name, model in named.items():
+            _check_fits(model.variables, weights[name], f"model {model.name!r}")
+        seconds = float(record.pop("_seconds"))
+        for field_name, kind in RECORD_FIELDS.get(routine, {}).items():
+            if not isinstance(record.get(field_name), kind):
+                raise ValueError(
+                    f"the record's {field_name!r} is not a {kind.__name__}"
+                )
+        optimizers = {n: weights[f"{n}{OPTIMIZER}"] for n in named if keep_optimizers}
+        if keep_optimizers and routine in RESTORE_CHECKS:
+            RESTORE_CHECKS[routine](named, optimizers, arguments)
+    except Exception as error:  # noqa: BLE001 - any mismatch: discard and retrain
+        store.discard(store.entry_path(key), f"{type(error).__name__}: {error}")
+        return None
+    for name, model in named.items():
+        for variable, value in zip(model.variables, weights[name], strict=True):
+            variable.assign(value)
+    return record, seconds, optimizers
+
+
+def _check_fits(variables, values, what: str) -> None:
+    """Raise unless ``values`` are as many arrays as ``variables``, of their shapes."""
+    if len(values) != len(variables):
+        raise ValueError(
+            f"{len(values)} stored arrays for the {len(variables)} of {what}"
+        )
+    for variable, value in zip(variables, values, strict=True):
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"a stored {tuple(value.shape)} array for {what}'s {variable.path} "
+                f"{tuple(variable.shape)}"
+            )
 
 
 # --- the standard routine: Keras fit ----------------------------------------------------
@@ -179,8 +236,6 @@ def compile_model(
 ):
     """Compile ``model`` with a fresh optimizer (by Keras name) at ``learning_rate``.
     ``loss``, ``metrics`` and ``loss_weights`` may be dicts by output name."""
-    import keras
-
     if (
         isinstance(learning_rate, bool)
         or not isinstance(learning_rate, int | float)
@@ -189,18 +244,24 @@ def compile_model(
         raise ValueError(
             f"learning_rate must be a positive number, got {learning_rate!r}"
         )
-    config = {"learning_rate": float(learning_rate)}
-    if clipnorm is not None:
-        config["clipnorm"] = float(clipnorm)
-    chosen = keras.optimizers.get({"class_name": optimizer, "config": config})
     model.compile(
-        optimizer=chosen,
+        optimizer=make_optimizer(optimizer, learning_rate, clipnorm),
         loss=loss,
         loss_weights=loss_weights,
         metrics=dict(metrics) if isinstance(metrics, dict) else list(metrics),
         steps_per_execution=positive_int("steps_per_execution", steps_per_execution),
     )
     return model
+
+
+def make_optimizer(optimizer: str, learning_rate: float, clipnorm: float | None):
+    """A fresh Keras optimizer by name, e.g. ``make_optimizer("adam", 1e-3, None)``."""
+    import keras
+
+    config = {"learning_rate": float(learning_rate)}
+    if clipnorm is not None:
+        config["clipnorm"] = positive_number("clipnorm", clipnorm)
+    return keras.optimizers.get({"class_name": optimizer, "config": config})
 
 
 def keras_fit(
@@ -249,7 +310,35 @@ def keras_fit(
     curves = {
         name: [float(v) for v in values] for name, values in history.history.items()
     }
+    diverged = [
+        i for i, v in enumerate(curves.get("loss", []), 1) if not np.isfinite(v)
+    ]
+    if diverged:
+        raise FloatingPointError(
+            f"the training diverged: the loss is {curves['loss'][diverged[0] - 1]} "
+            f"from epoch {diverged[0]}; check the inputs for NaN and lower "
+            "learning_rate (or pass clipnorm=)"
+        )
     return {"history": curves, "metrics": scores}
+
+
+def _optimizers_fit(named: dict, optimizers: dict, arguments: dict) -> None:
+    """Raise unless the stored optimizer state fits the optimizer ``keras_fit`` trains
+    with (a fresh one built as ``compiling`` says, or the model's kept one)."""
+    model = named["model"]
+    compiling = arguments.get("compiling")
+    if compiling is None:
+        probe = type(model.optimizer).from_config(model.optimizer.get_config())
+    else:
+        probe = make_optimizer(
+            compiling["optimizer"], compiling["learning_rate"], compiling["clipnorm"]
+        )
+    probe.build(model.trainable_variables)
+    _check_fits(probe.variables, optimizers["model"], f"{model.name!r}'s optimizer")
+
+
+RECORD_FIELDS[keras_fit] = {"history": dict, "metrics": dict}
+RESTORE_CHECKS[keras_fit] = _optimizers_fit
 
 
 def fit(
@@ -273,6 +362,7 @@ def fit(
     recompile: bool = True,
     loss_weights=None,
     store_optimizer: bool = False,
+    key: str | None = None,
 ) -> Fit:
     """Train ``model`` on ``train = (x, y)`` with Keras' ``fit``, through the store.
 
@@ -286,8 +376,19 @@ def fit(
     optimizer's state beside the weights (an Adam entry triples), so the continued
     training is the same after a restore as after a cold run. For a model with several
     outputs, ``loss``, ``metrics`` and ``loss_weights`` are dicts by output name and
-    ``train`` holds dicts by input and output name. Returns a :class:`Fit`.
+    ``train`` holds dicts by input and output name. ``key``: see :func:`run`.
+    Returns a :class:`Fit`. A training whose loss becomes NaN or infinite raises
+    :class:`FloatingPointError` and is not stored.
     """
+    if not callable(getattr(model, "fit", None)):
+        raise TypeError(f"model must be a Keras model, got {model!r:.60}")
+    pair("train", train)
+    if val is not None:
+        pair("val", val)
+    for part, scored in (evaluate or {}).items():
+        pair(f"evaluate[{part!r}]", scored)
+    if clipnorm is not None:
+        positive_number("clipnorm", clipnorm)
     epochs, batch_size = (
         positive_int("epochs", epochs),
         positive_int("batch_size", batch_size),
@@ -297,8 +398,6 @@ def fit(
     monitor = monitor or ("val_loss" if val is not None else "loss")
     if monitor.startswith("val_") and val is None:
         raise ValueError(f"monitor {monitor!r} needs val=(x, y)")
-    if not isinstance(train, tuple | list) or len(train) != 2:
-        raise ValueError("train must be an (inputs, targets) pair")
     if not recompile and getattr(model, "optimizer", None) is None:
         raise ValueError("recompile=False needs a model compiled before")
     if not recompile and model in _UNSTORED:
@@ -322,9 +421,7 @@ def fit(
         # its auto-numbered name ("adam_3") says only how many came before: not kept
         config = {k: v for k, v in model.optimizer.get_config().items() if k != "name"}
         kept = {"state": state, "config": str(sorted(config.items()))}
-    result = run(
-        keras_fit,
-        model,
+    options = dict(
         seed=seed,
         train=tuple(train),
         val=None if val is None else tuple(val),
@@ -337,15 +434,15 @@ def fit(
         evaluate=evaluate,
         kept_optimizer=kept,
         keep_optimizers=store_optimizer,
+        key=key,
     )
+    result = run(keras_fit, model, **options)
     if result.restored and recompile:  # leave the model compiled, as a miss does
         compile_model(model, **compiling)
     if result.restored and store_optimizer:  # and its optimizer trained
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        state = result.optimizers["model"]
-        if len(state) != len(model.optimizer.variables):
-            raise ValueError(f"stored optimizer state does not fit {model.name!r}")
+        state = result.optimizers["model"]  # checked to fit by _optimizers_fit
         for variable, value in zip(model.optimizer.variables, state, strict=True):
             variable.assign(value)
     # hit or miss alike, so that a continuation fails the same cold as warm
@@ -419,13 +516,13 @@ def predict(model, x, batch_size: int = 500) -> np.ndarray:
     batch_size = positive_int("batch_size", batch_size)
     if isinstance(x, dict):
         parts = {name: np.asarray(v) for name, v in x.items()}
-        count = len(next(iter(parts.values()), []))
+        count = examples("x", parts) or 0
 
         def take(i):
             return {name: v[i : i + batch_size] for name, v in parts.items()}
     elif isinstance(x, list | tuple):
         parts = [np.asarray(v) for v in x]
-        count = len(parts[0]) if parts else 0
+        count = (examples("x", parts) or 0) if parts else 0
 
         def take(i):
             return [v[i : i + batch_size] for v in parts]
@@ -442,11 +539,28 @@ def predict(model, x, batch_size: int = 500) -> np.ndarray:
     return np.concatenate([np.asarray(model(b, training=False)) for b in batches])
 
 
+def _one_label_each(y, count: int) -> np.ndarray:
+    """``y`` as an array of ``count`` labels, or an error: one label against many
+    predictions would broadcast into a meaningless score."""
+    if y is None:
+        raise TypeError("y must be an array of labels, got None")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be a 1-D array of labels, got shape {y.shape}")
+    if len(y) != count:
+        raise ValueError(
+            f"y must have one label per prediction ({count}), got {len(y)}"
+        )
+    return y
+
+
 def accuracy(model, x, y) -> float:
     """Share of examples whose most probable class (softmax) is the label ``y``."""
-    return float(np.mean(np.argmax(predict(model, x), axis=1) == np.asarray(y)))
+    predicted = np.argmax(predict(model, x), axis=1)
+    return float(np.mean(predicted == _one_label_each(y, len(predicted))))
 
 
 def binary_accuracy(model, x, y) -> float:
     """Share of examples whose sigmoid output, thresholded at 0.5, matches ``y``."""
-    return float(np.mean((predict(model, x)[:, 0] > 0.5) == np.asarray(y)))
+    predicted = predict(model, x)[:, 0] > 0.5
+    return float(np.mean(predicted == _one_label_each(y, len(predicted))))
