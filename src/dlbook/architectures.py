@@ -37,6 +37,7 @@ def waveform_conv1d(length: int, n_classes: int):
         layers.Conv1D(32, 5, activation="relu"),
         layers.GlobalMaxPooling1D(),
     ]
+    length = positive_int("length", length)
     return _classifier("waveform_conv1d", (length, 1), body, n_classes)
 
 
@@ -45,6 +46,7 @@ def waveform_gru(length: int, n_classes: int, frame: int = 16):
     over every single sample would take ``length`` sequential steps)."""
     from keras import layers
 
+    length, frame = positive_int("length", length), positive_int("frame", frame)
     if length % frame:
         raise ValueError(f"length must be a multiple of frame={frame}, got {length}")
     body = [layers.Reshape((length // frame, frame)), layers.GRU(32)]
@@ -71,6 +73,10 @@ def symbol_model(kind: str, length: int, n_symbols: int, n_classes: int = 2):
     }
     if kind not in bodies:
         raise ValueError(f"kind must be one of {list(bodies)}, got {kind!r}")
+    length, n_symbols = (
+        positive_int("length", length),
+        positive_int("n_symbols", n_symbols),
+    )
     return _classifier(
         kind.replace(" ", "_"), (length,), bodies[kind](), n_classes, "int64"
     )
@@ -99,6 +105,8 @@ def video_conv3d(frames: int, size: int, n_classes: int):
     """Clip -> 3D convolutions over (time, height, width)."""
     from keras import layers
 
+    frames, size = positive_int("frames", frames), positive_int("size", size)
+
     body = [
         layers.Conv3D(8, 3, activation="relu"),
         layers.MaxPooling3D((1, 2, 2)),
@@ -114,18 +122,22 @@ def video_frames_gru(frames: int, size: int, n_classes: int):
     """Clip -> the same 2D convnet on every frame (``TimeDistributed``) -> GRU over time."""
     from keras import layers
 
+    frames, size = positive_int("frames", frames), positive_int("size", size)
     body = [layers.TimeDistributed(frame_features()), layers.GRU(32)]
     return _classifier("video_frames_gru", (frames, size, size, 1), body, n_classes)
 
 
 def single_frame(size: int, n_classes: int):
     """One frame only -> 2D convnet: the control that shows a task needs motion."""
+    size = positive_int("size", size)
     return _classifier("single_frame", (size, size, 1), [frame_features()], n_classes)
 
 
 def volume_conv3d(size: int, n_classes: int):
     """Voxel volume -> 3D convolutions."""
     from keras import layers
+
+    size = positive_int("size", size)
 
     body = [
         layers.Conv3D(8, 3, activation="relu"),
@@ -139,6 +151,8 @@ def volume_conv3d(size: int, n_classes: int):
 def image_conv2d(size: int, n_classes: int):
     """Small image -> 2D convolutions."""
     from keras import layers
+
+    size = positive_int("size", size)
 
     body = [
         layers.Conv2D(16, 3, activation="relu", padding="same"),
@@ -189,6 +203,8 @@ def runs_table(runs: dict):
     """One row per named :class:`Run`: params, time per epoch, test accuracy, chance."""
     import pandas as pd
 
+    if not isinstance(runs, dict) or not all(isinstance(r, Run) for r in runs.values()):
+        raise TypeError(f"runs must be a dict of Run by name, got {runs!r:.60}")
     rows = {
         name: {
             "params": r.params,

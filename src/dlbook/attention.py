@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import positive_int, static_shape
 
 
 def head_size(d_model: int, heads: int) -> int:
@@ -36,16 +36,49 @@ def _static(shape) -> tuple:
     return tuple(None if d is None else int(d) for d in shape)
 
 
-def check_mask(mask, query_length, key_length) -> None:
-    """A ``ValueError`` unless ``mask`` (an attention mask) has shape
-    ``(batch, query_length, key_length)``, or ``1`` where it broadcasts."""
-    shape = _static(mask.shape)
+def check_mask(mask, query_length, key_length, name: str = "attention_mask") -> None:
+    """A ``ValueError`` unless ``mask`` (an attention mask, the argument ``name``) has
+    shape ``(batch, query_length, key_length)``, or ``1`` where it broadcasts."""
+    shape = static_shape(mask)
+    if shape is None:  # a tensor of unknown rank: nothing to check before it runs
+        return
     wanted = f"(batch, {query_length}, {key_length}) or 1 where it broadcasts"
     if len(shape) != 3:
-        raise ValueError(f"attention_mask must have 3 axes, {wanted}; got {shape}")
+        raise ValueError(f"{name} must have 3 axes, {wanted}; got {shape}")
     for got, size in zip(shape[1:], (query_length, key_length), strict=True):
         if got is not None and size is not None and got not in (1, size):
-            raise ValueError(f"attention_mask must have shape {wanted}; got {shape}")
+            raise ValueError(f"{name} must have shape {wanted}; got {shape}")
+
+
+def _check_heads(query, key, value) -> None:
+    """Static shape checks of :func:`scaled_dot_product_attention`'s arguments: four
+    axes each, one batch and one number of heads, the depth of ``query`` and ``key``
+    alike, as many values as keys. Unknown (symbolic) sizes pass."""
+    shapes = {}
+    for name, tensor in (("query", query), ("key", key), ("value", value)):
+        shape = static_shape(tensor)
+        shapes[name] = (None,) * 4 if shape is None else shape  # None: unknown rank
+        if len(shapes[name]) != 4:
+            raise ValueError(
+                f"{name} must have shape (batch, length, heads, depth), got "
+                f"{shapes[name]}"
+            )
+    q, k, v = shapes["query"], shapes["key"], shapes["value"]
+
+    def differ(a, b):
+        return a is not None and b is not None and a != b
+
+    if q[-1] is None:
+        raise ValueError(f"query must have a known depth (last axis), got {q}")
+    if differ(q[-1], k[-1]):
+        raise ValueError(f"query and key must have the same depth, got {q} and {k}")
+    if differ(k[1], v[1]):
+        raise ValueError(f"key and value must have the same length, got {k} and {v}")
+    for axis, what in ((0, "batch"), (2, "number of heads")):
+        if differ(q[axis], k[axis]) or differ(k[axis], v[axis]):
+            raise ValueError(
+                f"query, key and value must have the same {what}, got {q}, {k}, {v}"
+            )
 
 
 def scaled_dot_product_attention(query, key, value, mask=None):
@@ -56,6 +89,9 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     query may attend to a key. Returns the outputs ``(batch, Tq, heads, dv)`` and the
     attention weights ``(batch, heads, Tq, Tk)`` (each row sums to 1).
     """
+    _check_heads(query, key, value)
+    if mask is not None:
+        check_mask(mask, query.shape[1], key.shape[1], name="mask")
     query = ops.multiply(query, 1.0 / math.sqrt(int(query.shape[-1])))
     scores = ops.einsum("bkhd,bqhd->bhqk", key, query)
     if mask is not None:
@@ -74,6 +110,9 @@ def causal_mask(length: int):
 def padding_mask(ids, pad_id: int = 0):
     """``(batch, 1, length)`` booleans from token ids: ``True`` for every key that is
     not padding (broadcasts over the queries)."""
+    shape = static_shape(ids)
+    if ids is None or (shape is not None and len(shape) != 2):
+        raise ValueError(f"ids must be token ids (batch, length), got shape {shape}")
     return ops.expand_dims(ops.not_equal(ids, pad_id), 1)
 
 

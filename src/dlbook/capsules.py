@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
-from dlbook.base import settings
+from dlbook.base import settings, validate
 from dlbook.base.seeding import reseed, rng
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import positive_int, shapes_agree, static_shape
 from dlbook.convnets import shift
 
 settings.apply_environment(os.environ)  # a quiet TensorFlow, before Keras loads it
@@ -35,6 +35,8 @@ def squash(s, axis: int = -1):
     so a capsule's length can be read as a probability."""
     from keras import ops
 
+    if s is None:
+        raise TypeError("s must be a tensor of capsule vectors, got None")
     squared = ops.sum(ops.square(s), axis=axis, keepdims=True)
     return s * (squared / (1.0 + squared)) / ops.sqrt(squared + 1e-9)
 
@@ -214,6 +216,11 @@ def margin_loss(y_true, lengths):
         raise ValueError(
             f"lengths must be (batch, classes), got {tuple(lengths.shape)}"
         )
+    if not shapes_agree(static_shape(y_true), static_shape(lengths)):
+        raise ValueError(
+            f"y_true must have the shape of lengths {static_shape(lengths)} (one "
+            f"target per class), got {static_shape(y_true)}"
+        )
     y_true = ops.cast(y_true, lengths.dtype)
     present = y_true * ops.square(ops.relu(M_PLUS - lengths))
     absent = DOWN_WEIGHT * (1.0 - y_true) * ops.square(ops.relu(lengths - M_MINUS))
@@ -308,6 +315,8 @@ def fit_capsnet(
     idle), scored on ``test`` (``fit.test_digit_categorical_accuracy``)."""
     from dlbook import training
 
+    validate.pair("train", train)
+    validate.pair("test", test)
     weight = RECONSTRUCTION_WEIGHT if reconstruction else 0.0
     return training.fit(
         net.model,
@@ -336,6 +345,8 @@ def capsnet_targets(images, labels, classes: int = 10):
             f"images must be (n, 28, 28, 1) with one label each, got {images.shape} "
             f"and {labels.shape} labels"
         )
+    classes = positive_int("classes", classes)
+    validate.labels("labels", labels, classes)
     one_hot = np.eye(classes, dtype=np.float32)[labels]
     inputs = {"image": images, "label": one_hot}
     return inputs, {"digit": one_hot, "reconstruction": images.reshape(len(images), -1)}
@@ -462,6 +473,8 @@ def transformed_digits(x, seed: int = 0):
     (``ROTATIONS``), shear (``SHEARS``) and shift (``SHIFTS``; each digit moved
     right, left, down or up, drawn with ``seed``) of the digits ``x``."""
     x = np.asarray(x, np.float32)
+    if x.ndim != 4 or x.shape[-1] != 1:
+        raise ValueError(f"x must be images (n, height, width, 1), got {x.shape}")
     grid = [("rotation", r, affine(x, rotation=r)) for r in ROTATIONS]
     grid += [("shear", s, affine(x, shear=s)) for s in SHEARS]
     directions = rng(seed).integers(0, 4, size=len(x))
@@ -483,7 +496,10 @@ def transformed_accuracy(classifiers: dict, x, y, seed: int = 0):
 
     if not classifiers:
         raise ValueError("classifiers must name at least one function")
+    validate.same_length(x=x, y=y)
     y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be one label per digit of x, got shape {y.shape}")
     rows = []
     for kind, amount, images in transformed_digits(x, seed):
         row = {"transformation": kind, "amount": amount}

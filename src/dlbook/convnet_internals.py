@@ -9,13 +9,37 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook import training
+from dlbook.base.validate import array, integer, number, positive_int
 from dlbook.convnets import _trace, conv_layer_names, conv_output_size
+
+
+def _image(model, image) -> np.ndarray:
+    """``image`` as an array if it is one input of ``model`` (its input shape without
+    the batch axis), else a ``ValueError`` naming ``image``."""
+    image = array("image", image)
+    wanted = tuple(model.inputs[0].shape[1:])
+    if len(image.shape) != len(wanted) or any(
+        w is not None and w != got for w, got in zip(wanted, image.shape, strict=True)
+    ):
+        raise ValueError(
+            f"image must be one input of the model, shape {wanted}, got {image.shape}"
+        )
+    return image
+
+
+def _class_index(name: str, model, index) -> int:
+    """``index`` if it is one of ``model``'s output classes, else an error naming it."""
+    classes = int(model.outputs[0].shape[-1])
+    if integer(name, index) not in range(classes):
+        raise ValueError(f"{name} must be a class in 0..{classes - 1}, got {index}")
+    return index
 
 
 def conv_activations(model, image: np.ndarray) -> dict[str, np.ndarray]:
     """Feature maps ``(height, width, filters)`` of every conv layer for one image."""
     import keras
 
+    image = _image(model, image)
     maps = {}
     for name in conv_layer_names(model):
         inputs, inner, _ = _trace(model, name)
@@ -35,6 +59,10 @@ def occlusion_map(
 ) -> np.ndarray:
     """Probability of ``label`` as a ``patch`` x ``patch`` square of ``fill`` slides over
     the image: low values mark the parts the answer depends on (cs231n's heat-map)."""
+    image = _image(model, image)
+    _class_index("label", model, label)
+    patch, stride = positive_int("patch", patch), positive_int("stride", stride)
+    number("fill", fill)
     height, width = image.shape[:2]
     rows = conv_output_size(height, patch, stride)
     cols = conv_output_size(width, patch, stride)
@@ -67,6 +95,8 @@ def grad_cam(
 
     if score not in ("logit", "probability"):
         raise ValueError(f"score must be 'logit' or 'probability', got {score!r}")
+    image = _image(model, image)
+    _class_index("class_index", model, class_index)
     last = model.layers[-1]
     if getattr(last, "activation", None) is not keras.activations.softmax:
         raise ValueError(

@@ -13,7 +13,7 @@ import numpy as np
 
 from dlbook import data, training
 from dlbook.base.seeding import reseed
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import integer, positive_int, positive_number
 
 PADDINGS = ("valid", "same")
 
@@ -47,6 +47,11 @@ def keras_output_size(
 ) -> int:
     """The same number as Keras reports it: run a ``Conv2D`` on a zero image."""
     import keras
+
+    size, kernel = positive_int("size", size), positive_int("kernel", kernel)
+    stride = positive_int("stride", stride)
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
 
     layer = keras.layers.Conv2D(1, kernel, strides=stride, padding=padding)
     return int(layer(np.zeros((1, size, size, 1), np.float32)).shape[1])
@@ -104,7 +109,10 @@ def cross_correlate(
 def max_pool(image: np.ndarray, size: int = 2, stride: int | None = None) -> np.ndarray:
     """Max-pooling of a 2-D (or 2-D x channels) array: the largest value of each window."""
     image = np.asarray(image)
-    stride = size if stride is None else stride
+    if image.ndim < 2:
+        raise ValueError(f"image must be 2-D (or 2-D x channels), got {image.shape}")
+    size = positive_int("size", size)
+    stride = size if stride is None else positive_int("stride", stride)
     rows = conv_output_size(image.shape[0], size, stride)
     cols = conv_output_size(image.shape[1], size, stride)
     out = np.empty((rows, cols, *image.shape[2:]), image.dtype)
@@ -124,6 +132,8 @@ def draw_convolution_step(
     from matplotlib.patches import Rectangle
 
     output = cross_correlate(image, kernel)
+    if integer("step", step) not in range(output.size):
+        raise ValueError(f"step must be in 0..{output.size - 1}, got {step}")
     i, j = divmod(step, output.shape[1])
     shown = np.full(output.shape, np.nan)
     shown.flat[: step + 1] = output.flat[: step + 1]
@@ -159,8 +169,9 @@ def convolution_animation(image: np.ndarray, kernel: np.ndarray, interval: int =
 
     from dlbook.book.plotting import figure
 
+    steps = cross_correlate(image, kernel).size  # checks both, before a figure opens
+    positive_int("interval", interval)
     fig, axes = figure(1, 3, width=8, height=3.0)
-    steps = cross_correlate(image, kernel).size
 
     def draw(step):
         draw_convolution_step(axes[0], image, kernel, step)
@@ -246,7 +257,7 @@ def mnist_dense(hidden: int = 128, seed: int | None = None):
     reseed(seed)
     stack = [
         layers.Flatten(),
-        layers.Dense(hidden, activation="relu"),
+        layers.Dense(positive_int("hidden", hidden), activation="relu"),
         layers.Dropout(0.5),
         layers.Dense(10, activation="softmax"),
     ]
@@ -258,6 +269,8 @@ def mnist_dense(hidden: int = 128, seed: int | None = None):
 
 def shift(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """Move images ``dx`` pixels right and ``dy`` down (negative: left/up), zero fill."""
+    dx, dy = integer("dx", dx), integer("dy", dy)
+    images = np.asarray(images)
     if images.ndim < 3:
         raise ValueError(
             f"images must be (count, height, width[, channels]), got {images.shape}"
@@ -283,6 +296,7 @@ def shift(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
 def shift_accuracy(model, x: np.ndarray, y: np.ndarray, max_shift: int) -> list[float]:
     """Test accuracy with digits moved 0..``max_shift`` pixels, averaged over the four
     directions (right, left, down, up)."""
+    integer("max_shift", max_shift, minimum=0)
     scores = [training.accuracy(model, x, y)]
     for k in range(1, max_shift + 1):
         moved = [shift(x, dx, dy) for dx, dy in ((k, 0), (-k, 0), (0, k), (0, -k))]
@@ -337,6 +351,11 @@ def linear_probe(
     import keras
     from sklearn.linear_model import LogisticRegression
 
+    train_size = positive_int("train_size", train_size)
+    if not all(hasattr(splits, part) for part in ("train", "val", "test")):
+        raise ValueError(
+            f"splits must have train, val and test parts, got {splits!r:.60}"
+        )
     scores = {}
     for name in conv_layer_names(model):
         inputs, inner, _ = _trace(model, name)
@@ -368,6 +387,9 @@ def filter_patterns(
     import keras
     import tensorflow as tf
 
+    steps = positive_int("steps", steps)
+    positive_number("step_size", step_size)
+    filters = [integer("filters", index, minimum=0) for index in filters]
     inputs, inner, _ = _trace(model, layer)
     extractor = keras.Model(inputs, inner)
     shape = (1, *model.inputs[0].shape[1:])
@@ -391,6 +413,7 @@ def responsive_filters(model, layer: str, count: int = 8) -> list[int]:
     a filter silent there (ReLU at zero) has no gradient to climb from it."""
     import keras
 
+    count = positive_int("count", count)
     inputs, inner, _ = _trace(model, layer)
     grey = np.full((1, *model.inputs[0].shape[1:]), 0.5, np.float32)
     response = np.asarray(keras.Model(inputs, inner)(grey, training=False)).mean(

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook.base.seeding import check_seed, reseed
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import (
+    in_range,
+    integer,
+    positive_int,
+    positive_number,
+    probability,
+    shapes_agree,
+    static_shape,
+)
 from dlbook.environments import episode_returns, make
 
 
@@ -69,10 +77,12 @@ def epsilon(step, total_steps: int, fraction: float = 0.16, final: float = 0.04)
     """Exploration rate at environment step ``step``: 1 falling linearly to ``final``
     over the first ``fraction`` of ``total_steps``, then constant."""
     total_steps = positive_int("total_steps", total_steps)
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    if not 0 <= final <= 1:
-        raise ValueError(f"final must be in [0, 1], got {final}")
+    in_range("fraction", fraction, 0, 1, low_open=True)
+    probability("final", final)
+    if step is None or not np.all(np.asarray(step, float) >= 0):  # NaN fails too
+        raise ValueError(
+            f"step must be a number >= 0 (or an array of them), got {step!r}"
+        )
     progress = np.minimum(np.asarray(step, float) / (fraction * total_steps), 1.0)
     return 1.0 + progress * (final - 1.0)
 
@@ -83,9 +93,29 @@ def td_targets(rewards, terminated, next_q_target, next_q_online=None, gamma=0.9
     DQN: ``a*`` maximises the target network's values ``next_q_target``. Double DQN
     (pass ``next_q_online``): the online network picks ``a*`` and the target network
     values it, which removes most of max's upward bias. Works on NumPy arrays and on
-    tensors inside the compiled step."""
+    tensors inside the compiled step (checking static shapes only)."""
     from keras import ops
 
+    probability("gamma", gamma)
+    shape = static_shape(next_q_target)
+    if shape is not None:
+        if not shape:
+            raise ValueError(
+                "next_q_target must hold one value per action, got a scalar"
+            )
+        for name, value in (("rewards", rewards), ("terminated", terminated)):
+            if not shapes_agree(static_shape(value), shape[:-1]):
+                raise ValueError(
+                    f"{name} must have shape {shape[:-1]}, one per row of next_q_target "
+                    f"{shape}, got {static_shape(value)}"
+                )
+    if next_q_online is not None and not shapes_agree(
+        static_shape(next_q_online), shape
+    ):
+        raise ValueError(
+            f"next_q_online must have next_q_target's shape {shape}, got "
+            f"{static_shape(next_q_online)}"
+        )
     if next_q_online is None:
         best = ops.max(next_q_target, axis=-1)
     else:
@@ -133,6 +163,8 @@ def transition(env, buffer: ReplayBuffer, observation, action):
     ``(next observation, reward, episode over)``. The buffer gets the *terminated*
     flag alone: after a time-limit truncation the next state still has a future, so
     its target must bootstrap; the episode is over either way and ``env`` is reset."""
+    if not env.action_space.contains(action):
+        raise ValueError(f"action must be in {env.action_space}, got {action!r}")
     next_observation, reward, terminated, truncated, _ = env.step(action)
     buffer.add(observation, action, reward, next_observation, terminated)
     if terminated or truncated:
@@ -207,6 +239,8 @@ def dqn_routine(
     seeds from 10**6 on, which the page's final evaluations do not use). With
     ``keep_best`` the online network ends with the weights of the best checkpoint (the
     latest of equals), as Stable-Baselines3's ``EvalCallback`` keeps its best model."""
+    total_steps = positive_int("total_steps", total_steps)
+    checkpoints = positive_int("checkpoints", checkpoints)
     online, target = models["online"], models["target"]
     env = make(env_name)
     generator = np.random.default_rng(seed)
@@ -312,6 +346,12 @@ def train_dqn(
     seed = check_seed(seed)
     if not isinstance(double, bool):
         raise TypeError(f"double must be True or False, got {double!r}")
+    probability("gamma", gamma)
+    positive_number("learning_rate", learning_rate)
+    positive_number("max_norm", max_norm)
+    in_range("exploration_fraction", exploration_fraction, 0, 1, low_open=True)
+    probability("final_epsilon", final_epsilon)
+    integer("learning_starts", learning_starts, minimum=0)
     env = make(env_name)
     n_inputs, n_actions = env.observation_space.shape[0], int(env.action_space.n)
     env.close()

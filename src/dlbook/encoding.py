@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlbook.base import validate
 from dlbook.base.validate import positive_int
 
 MODES = ("multi_hot", "count", "tf_idf", "int")
@@ -45,7 +46,7 @@ def vectorizer(
         ngrams=ngrams,
         output_sequence_length=length,
     )
-    layer.adapt(tf.constant(list(train_texts)))
+    layer.adapt(tf.constant(validate.texts("train_texts", train_texts)))
     return layer
 
 
@@ -53,12 +54,14 @@ def encode(layer, texts) -> np.ndarray:
     """Apply an adapted layer to ``texts`` and return a NumPy array."""
     import tensorflow as tf
 
-    return np.asarray(layer(tf.constant(list(texts))))
+    return np.asarray(layer(tf.constant(validate.texts("texts", texts))))
 
 
 def one_hot_words(layer, text: str) -> np.ndarray:
     """One row per word of ``text``, one column per vocabulary entry (``int`` layer):
     the word-level one-hot encoding that an ``Embedding`` layer replaces by a lookup."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {text!r:.60}")
     indices = encode(layer, [text])[0]
     indices = indices[indices > 0]
     return np.eye(layer.vocabulary_size(), dtype=np.float32)[indices]
@@ -74,7 +77,13 @@ def pad_rows(rows: np.ndarray, count: int) -> np.ndarray:
 def one_hot_characters(text: str, alphabet: str) -> np.ndarray:
     """One row per character, one column per ``alphabet`` entry plus a last column for
     characters outside it."""
-    if not alphabet or len(set(alphabet)) != len(alphabet):
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {text!r:.60}")
+    if (
+        not isinstance(alphabet, str)
+        or not alphabet
+        or len(set(alphabet)) != len(alphabet)
+    ):
         raise ValueError(
             f"alphabet must be non-empty without repeats, got {alphabet!r}"
         )
@@ -89,6 +98,7 @@ def hashed_words(words, buckets: int, salt: int = 0) -> np.ndarray:
     no vocabulary to store, at the price of collisions."""
     import keras
 
+    words = validate.texts("words", words, empty=True)
     layer = keras.layers.Hashing(num_bins=positive_int("buckets", buckets), salt=salt)
     return np.asarray(layer(np.array(list(words), dtype=object))).ravel()
 
@@ -105,9 +115,7 @@ class Collisions:
 
 def collision_rate(vocabulary, buckets: int, salt: int = 0) -> Collisions:
     """Measured and expected share of words that share their bucket with another."""
-    words = sorted(set(vocabulary))
-    if not words:
-        raise ValueError("vocabulary must hold at least one word")
+    words = sorted(set(validate.texts("vocabulary", vocabulary)))
     bucket = hashed_words(words, buckets, salt)
     counts = np.bincount(bucket, minlength=buckets)
     colliding = float(np.mean(counts[bucket] > 1))
@@ -117,7 +125,9 @@ def collision_rate(vocabulary, buckets: int, salt: int = 0) -> Collisions:
 
 def size_and_sparsity(name: str, matrix: np.ndarray) -> dict:
     """One row of the encodings table: shape per text, stored numbers, share of zeros."""
-    matrix = np.asarray(matrix)
+    matrix = validate.array("matrix", matrix, numeric=False)
+    if matrix.ndim == 0 or len(matrix) == 0:
+        raise ValueError(f"matrix must have one row per text, got shape {matrix.shape}")
     per_text = matrix.shape[1:] if matrix.ndim > 1 else (1,)
     return {
         "encoding": name,
@@ -133,6 +143,7 @@ def hashed_bag(texts, buckets: int, salt: int = 0) -> np.ndarray:
     learned or stored; words that share a bucket become indistinguishable."""
     import re
 
+    texts = validate.texts("texts", texts, each_str=False, empty=True)
     words = [re.findall(r"[a-z0-9']+", str(text).lower()) for text in texts]
     bags = np.zeros((len(words), positive_int("buckets", buckets)), np.float32)
     flat = [w for text_words in words for w in text_words]

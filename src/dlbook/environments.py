@@ -68,6 +68,7 @@ def episode_returns(
 def first_observations(name: str, episodes: int, seed: int) -> np.ndarray:
     """The first observation of each of the episodes :func:`episode_returns` plays
     with the same ``episodes`` and ``seed``."""
+    episodes = positive_int("episodes", episodes)
     env = make(name)
     first = [env.reset(seed=check_seed(seed) + i)[0] for i in range(episodes)]
     env.close()

@@ -13,8 +13,22 @@ from functools import lru_cache
 import numpy as np
 
 from dlbook.base.seeding import check_seed
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import (
+    array,
+    in_range,
+    integer,
+    number,
+    positive_int,
+    probability,
+)
 from dlbook.vision import opencv
+
+
+def _rgb(name: str, rgb) -> None:
+    """A ``ValueError`` naming ``name`` unless ``rgb`` is an ``(h, w, 3)`` image."""
+    shape = array(name, rgb).shape
+    if len(shape) != 3 or shape[2] != 3 or not shape[0] or not shape[1]:
+        raise ValueError(f"{name} must be a colour (h, w, 3) image, got shape {shape}")
 
 
 def haar_faces(rgb, scale: float = 1.1, neighbours: int = 5) -> np.ndarray:
@@ -22,6 +36,9 @@ def haar_faces(rgb, scale: float = 1.1, neighbours: int = 5) -> np.ndarray:
     ``rgb`` (``uint8``). ``neighbours``: how many overlapping raw detections a face
     needs, the cascade's precision-recall knob."""
     cv = opencv()
+    _rgb("rgb", rgb)
+    in_range("scale", scale, 1, None, low_open=True)
+    integer("neighbours", neighbours, minimum=0)
     cascade = cv.CascadeClassifier(
         cv.data.haarcascades + "haarcascade_frontalface_default.xml"
     )
@@ -41,6 +58,8 @@ def mtcnn_faces(rgb, min_confidence: float = 0.9):
     """Faces found by MTCNN (Zhang et al., 2016: three cascaded convnets) in ``rgb``
     (``uint8``): boxes, confidences and the five landmarks (eyes, nose, mouth
     corners) of each face of at least ``min_confidence``."""
+    _rgb("rgb", rgb)
+    probability("min_confidence", min_confidence)
     found = _mtcnn().detect_faces(np.asarray(rgb, np.uint8))
     kept = [face for face in found if face["confidence"] >= min_confidence]
     boxes = np.asarray([face["box"] for face in kept], int).reshape(-1, 4)
@@ -79,10 +98,21 @@ def face_scenes(backgrounds, faces, per_scene: int = 3, seed: int = 0):
     return scenes
 
 
+def _box(name: str, box) -> tuple:
+    """``box`` if it is four finite numbers ``(x, y, w, h)`` with ``w, h >= 0``, else an
+    error naming ``name`` (a negative size would make a box of negative area)."""
+    values = array(name, box, finite=True).ravel()
+    if values.shape != (4,) or values[2] < 0 or values[3] < 0:
+        raise ValueError(
+            f"{name} must be an (x, y, w, h) box with w, h >= 0, got {box!r:.60}"
+        )
+    return box
+
+
 def iou(a, b) -> float:
     """Intersection over union of two ``(x, y, w, h)`` boxes."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
+    ax, ay, aw, ah = _box("a", a)
+    bx, by, bw, bh = _box("b", b)
     across = max(0, min(ax + aw, bx + bw) - max(ax, bx))
     down = max(0, min(ay + ah, by + bh) - max(ay, by))
     overlap = across * down
@@ -113,6 +143,12 @@ def match(found, truth, threshold: float = 0.3) -> tuple[int, int, int]:
 def score_detector(detect, scenes) -> dict:
     """Precision, recall and seconds per image of ``detect`` (image -> boxes) over
     ``scenes`` from :func:`face_scenes`."""
+    if not callable(detect):
+        raise TypeError(
+            f"detect must be a function from an image to boxes, got {detect!r}"
+        )
+    if not len(scenes):
+        raise ValueError("scenes must hold at least one (image, boxes) scene")
     hits = false = missed = 0
     start = time.perf_counter()
     for image, truth in scenes:
@@ -146,6 +182,8 @@ def align(rgb, keypoints, size: int = 112) -> np.ndarray:
 def rotate(rgb, angle: float) -> np.ndarray:
     """``rgb`` rotated by ``angle`` degrees about its centre (corners filled black)."""
     cv = opencv()
+    _rgb("rgb", rgb)
+    number("angle", angle)
     h, w = rgb.shape[:2]
     matrix = cv.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     return cv.warpAffine(np.asarray(rgb, np.uint8), matrix, (w, h))
@@ -178,6 +216,9 @@ def represent(faces) -> np.ndarray:
     from dlbook import training
     from dlbook.pretrained import efficientnet_lite
 
+    shape = array("faces", faces).shape
+    if len(shape) != 4 or shape[-1] != 3 or not shape[0]:
+        raise ValueError(f"faces must be colour crops (n, h, w, 3), got shape {shape}")
     batch = efficientnet_lite.preprocess(np.asarray(faces))
     features = training.predict(_feature_network(), batch)
     return features / np.linalg.norm(features, axis=1, keepdims=True)

@@ -51,6 +51,9 @@ def windows(series: np.ndarray, lookback: int, horizon: int = 1) -> Windows:
 def split_by_time(w: Windows, n_points: int, fractions=(0.6, 0.2, 0.2)):
     """Train / validation / test windows by the time of their target: the first 60% of
     the series' time trains, the next 20% validates, the last 20% tests. No shuffling."""
+    if not isinstance(w, Windows):
+        raise TypeError(f"w must be the Windows of windows(), got {w!r:.60}")
+    n_points = positive_int("n_points", n_points)
     fractions = split_fractions(fractions)
     cut_val = int(n_points * fractions[0])
     cut_test = int(n_points * (fractions[0] + fractions[1]))
@@ -64,6 +67,8 @@ def split_by_time(w: Windows, n_points: int, fractions=(0.6, 0.2, 0.2)):
 
 def naive_forecast(x: np.ndarray) -> np.ndarray:
     """The common-sense baseline: the next value equals the last one seen."""
+    if np.ndim(x) != 3:
+        raise ValueError(f"x must be windows (n, lookback, 1), got shape {np.shape(x)}")
     return x[:, -1, 0]
 
 
@@ -73,6 +78,7 @@ def forecaster(kind: str, lookback: int, units: int = 32):
     import keras
     from keras import layers
 
+    lookback, units = positive_int("lookback", lookback), positive_int("units", units)
     body = {
         "dense": lambda: [layers.Flatten(), layers.Dense(units, activation="relu")],
         "conv1d": lambda: [
@@ -126,6 +132,9 @@ def fit_forecaster(
     ``relative=True`` subtracts each window's last value from inputs and target, so the
     model predicts the *change*, which stays in range when the level trends upwards.
     """
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        if not isinstance(part, Windows) or not len(part.y):
+            raise ValueError(f"{name} must be non-empty Windows, got {part!r:.60}")
 
     def encode(w: Windows):
         if relative:

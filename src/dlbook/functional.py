@@ -11,14 +11,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlbook.base import validate
 from dlbook.base.seeding import rng
 from dlbook.base.validate import positive_int
 
 # --- data -----------------------------------------------------------------------------
 
 
+def _image_shape(image_shape) -> tuple[int, int, int]:
+    """``image_shape`` if it is three positive sizes ``(height, width, channels)``."""
+    if not isinstance(image_shape, tuple | list) or len(image_shape) != 3:
+        raise ValueError(
+            f"image_shape must be (height, width, channels), got {image_shape!r}"
+        )
+    return tuple(positive_int("image_shape", size) for size in image_shape)
+
+
 def flat_digits(splits):
     """The digits of a :func:`dlbook.data.mnist_splits` as flat ``(n, 784)`` rows."""
+    if not all(hasattr(splits, part) for part in ("train", "val", "test")):
+        raise ValueError(
+            f"splits must have train, val and test parts, got {splits!r:.60}"
+        )
     return {
         part: (x.reshape(len(x), -1), y)
         for part, (x, y) in zip(
@@ -33,7 +47,8 @@ def query_task(images, labels, seed: int = 0):
     """Inputs ``image`` and ``query`` (a one-hot digit) and the target "does the image
     show the queried digit?": half the queries are the true digit, half another one,
     so neither input alone can answer."""
-    labels = np.asarray(labels)
+    validate.same_length(images=images, labels=labels)
+    labels = validate.labels("labels", labels, 10)
     generator = rng(seed)
     match = generator.permutation(np.arange(len(labels)) % 2).astype(bool)
     other = (labels + generator.integers(1, 10, size=len(labels))) % 10
@@ -48,6 +63,7 @@ def query_task(images, labels, seed: int = 0):
 def image_targets(images, labels) -> dict[str, np.ndarray]:
     """Three targets from each digit: its class, its ink (the mean pixel value, a
     regression target measured from the image itself) and whether it is even."""
+    validate.same_length(images=images, labels=labels)
     images, labels = np.asarray(images), np.asarray(labels)
     ink = images.reshape(len(images), -1).mean(axis=1).astype(np.float32)
     return {"digit": labels, "ink": ink, "even": (labels % 2 == 0).astype(np.float32)}
@@ -83,6 +99,11 @@ def conv_features(image):
     max-pooling, then flattened."""
     from keras import layers
 
+    shape = validate.static_shape(image)
+    if image is None or (shape is not None and len(shape) != 4):
+        raise ValueError(
+            f"image must be a tensor (batch, height, width, channels), got shape {shape}"
+        )
     x = layers.Conv2D(16, 3, activation="relu")(image)
     x = layers.MaxPooling2D(2)(x)
     x = layers.Conv2D(32, 3, activation="relu")(x)
@@ -97,7 +118,7 @@ def query_model(image_shape=(28, 28, 1)):
     import keras
     from keras import layers
 
-    image = keras.Input(image_shape, name="image")
+    image = keras.Input(_image_shape(image_shape), name="image")
     query = keras.Input((10,), name="query")
     x = conv_features(image)
     q = layers.Dense(16, activation="relu")(query)
@@ -113,7 +134,7 @@ def three_headed_model(image_shape=(28, 28, 1)):
     import keras
     from keras import layers
 
-    image = keras.Input(image_shape, name="image")
+    image = keras.Input(_image_shape(image_shape), name="image")
     x = conv_features(image)
     x = layers.Dense(32, activation="relu")(x)
     outputs = {
@@ -129,7 +150,7 @@ def embedder(image_shape=(28, 28, 1), dim: int = 8):
     import keras
     from keras import layers
 
-    image = keras.Input(image_shape)
+    image = keras.Input(_image_shape(image_shape))
     x = layers.Dense(32, activation="relu")(conv_features(image))
     embedding = layers.Dense(positive_int("dim", dim), name="embedding")(x)
     return keras.Model(image, embedding, name="embedder")
@@ -142,6 +163,7 @@ def siamese_model(image_shape=(28, 28, 1), dim: int = 8):
     import keras
     from keras import layers
 
+    image_shape = _image_shape(image_shape)
     shared = embedder(image_shape, dim)
     left = keras.Input(image_shape, name="left")
     right = keras.Input(image_shape, name="right")
@@ -165,6 +187,7 @@ def deep_stack(blocks: int, width: int = 32, residual: bool = False, inputs: int
     from keras import layers
 
     blocks, width = positive_int("blocks", blocks), positive_int("width", width)
+    inputs = positive_int("inputs", inputs)
     pixels = keras.Input((inputs,), name="pixels")
     x = layers.Dense(width, activation="relu", kernel_initializer="he_normal")(pixels)
     for _ in range(blocks):
@@ -188,6 +211,7 @@ def difference_model(width: int = 4):
     import keras
     from keras import layers
 
+    width = positive_int("width", width)
     first = keras.Input((width,), name="first")
     second = keras.Input((width,), name="second")
     out = layers.Dense(1)(layers.Subtract()([first, second]))
@@ -201,6 +225,8 @@ def mlp_sequential(width: int = 32):
     """784 -> ``width`` ReLU -> 10 softmax, as a ``Sequential`` stack."""
     import keras
     from keras import layers
+
+    width = positive_int("width", width)
 
     return keras.Sequential(
         [
@@ -217,6 +243,8 @@ def mlp_functional(width: int = 32):
     import keras
     from keras import layers
 
+    width = positive_int("width", width)
+
     inputs = keras.Input((784,))
     hidden = layers.Dense(width, activation="relu")(inputs)
     return keras.Model(
@@ -228,6 +256,8 @@ def mlp_subclassed(width: int = 32):
     """The same network as a subclass of ``keras.Model`` with its own ``call``."""
     import keras
     from keras import layers
+
+    width = positive_int("width", width)
 
     class MLP(keras.Model):
         def __init__(self):
@@ -279,6 +309,7 @@ def draw_model(model, ax=None, width: float = 6.0):
 
     from dlbook.book.plotting import PALETTE, figure
 
+    validate.positive_number("width", width)
     names, edges = layer_graph(model)
     parents = {n: [a for a, b in edges if b == n] for n in names}
     depth: dict[str, int] = {}

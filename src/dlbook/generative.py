@@ -16,13 +16,25 @@ import numpy as np
 
 from dlbook.base import settings
 from dlbook.base.seeding import check_seed, reseed
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import in_range, positive_int, shapes_agree, static_shape
 
 settings.apply_environment(os.environ)  # a quiet TensorFlow, before Keras loads it
 import keras  # noqa: E402  (the VAE and its sampling layer subclass Keras classes)
 import tensorflow as tf  # noqa: E402  (gradient tapes of the custom steps)
 
 IMAGE_SHAPE = (28, 28, 1)
+
+
+def _same_shape(first: str, a, second: str, b) -> None:
+    """A ``ValueError`` unless tensors ``a`` and ``b`` may have one shape (static
+    shapes only: safe inside a compiled step)."""
+    if a is None or b is None:
+        raise TypeError(f"{first} and {second} must be tensors, got None")
+    if not shapes_agree(static_shape(a), static_shape(b)):
+        raise ValueError(
+            f"{first} and {second} must have the same shape, got "
+            f"{static_shape(a)} and {static_shape(b)}"
+        )
 
 
 def _images(x, what: str = "x") -> np.ndarray:
@@ -43,6 +55,7 @@ def kl_divergence(z_mean, z_log_var):
     ``-0.5 * sum(1 + log var - mean^2 - var)`` over the latent axis (the VAE's prior
     term, in closed form)."""
     ops = keras.ops
+    _same_shape("z_mean", z_mean, "z_log_var", z_log_var)
     return -0.5 * ops.sum(
         1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1
     )
@@ -52,6 +65,7 @@ def reconstruction_loss(x, x_hat):
     """Binary cross-entropy summed over the 784 pixels, one value per example (the
     VAE's likelihood term, as in the keras.io VAE)."""
     ops = keras.ops
+    _same_shape("x", x, "x_hat", x_hat)
     x_hat = ops.clip(x_hat, 1e-7, 1.0 - 1e-7)
     terms = x * ops.log(x_hat) + (1.0 - x) * ops.log(1.0 - x_hat)
     return -ops.sum(ops.reshape(terms, (ops.shape(x)[0], -1)), axis=-1)
@@ -232,6 +246,7 @@ def dcgan_discriminator(dropout: float = 0.3, name: str = "discriminator"):
     ``features``) are what the VAE-GAN compares images in."""
     from keras import layers
 
+    in_range("dropout", dropout, 0, 1, high_open=True)
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = layers.Conv2D(32, 4, strides=2, padding="same")(x)
     h = layers.Dropout(dropout)(layers.LeakyReLU(0.2)(h))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import data, training
+from dlbook.base import validate
+from dlbook.base.validate import positive_int
 from dlbook.models import dense_network
 
 
@@ -75,23 +77,40 @@ class Task:
         return 1 if self.train[1].ndim == 1 else self.train[1].shape[1]
 
 
+def _one_per_sample(y_true, y_pred, name: str = "y_prob", flat: bool = True):
+    """A ``ValueError`` unless ``y_pred`` (named ``name``) holds one prediction per
+    target of ``y_true``: the same number of values (``flat``), or the same shape. A
+    single prediction would otherwise broadcast against every target."""
+    a = validate.array("y_true", y_true)
+    b = validate.array(name, y_pred)
+    if (a.size != b.size) if flat else (a.shape != b.shape or a.ndim != 2):
+        wanted = f"{a.size} values" if flat else f"shape {a.shape} (samples, labels)"
+        raise ValueError(f"{name} must match y_true: {wanted}, got shape {b.shape}")
+
+
 def binary_accuracy(y_true, y_prob) -> float:
     """Share of samples whose probability, thresholded at 0.5, matches the 0/1 label."""
+    _one_per_sample(y_true, y_prob)
     return float(np.mean((np.ravel(y_prob) > 0.5) == (np.ravel(y_true) > 0.5)))
 
 
 def categorical_accuracy(y_true, y_prob) -> float:
     """Share of samples whose most probable class is the true class (one-hot targets)."""
+    _one_per_sample(y_true, y_prob, flat=False)
     return float(np.mean(np.argmax(y_prob, axis=1) == np.argmax(y_true, axis=1)))
 
 
 def exact_match(y_true, y_prob) -> float:
     """Share of samples whose whole label set is right (each label thresholded at 0.5)."""
+    _one_per_sample(y_true, y_prob, flat=False)
+    y_true, y_prob = np.asarray(y_true), np.asarray(y_prob)
     return float(np.mean(np.all((y_prob > 0.5) == (y_true > 0.5), axis=1)))
 
 
 def mean_absolute_error(y_true, y_pred, scale: float = 1.0) -> float:
     """MAE, multiplied by ``scale`` to report it in the target's real units."""
+    _one_per_sample(y_true, y_pred, "y_pred")
+    validate.number("scale", scale)
     return float(np.mean(np.abs(np.ravel(y_pred) - np.ravel(y_true))) * scale)
 
 
@@ -265,6 +284,10 @@ def train_and_score(
     Training stops when the validation loss has not improved for ``patience`` epochs
     and keeps the weights of the best epoch, so no row is scored over-fitted.
     """
+    if epochs is not None:
+        positive_int("epochs", epochs)
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a Task of prepare_task(), got {task!r:.60}")
     model = dense_network(task.n_inputs, task.n_outputs, activation)
     x_test, y_test = task.test
     before = task.metric(y_test, np.asarray(model(x_test, training=False)))
@@ -293,6 +316,7 @@ def train_and_score(
 
 def labels_per_image(y_prob: np.ndarray) -> np.ndarray:
     """How many labels a multi-label model switches on (probability > 0.5) per image."""
+    y_prob = validate.array("y_prob", y_prob, ndim=2)
     return np.sum(y_prob > 0.5, axis=1)
 
 
@@ -300,6 +324,7 @@ def results_table(rows: list[Row], tasks: dict[str, Task], outcomes: list[Outcom
     """One line per memo row: data, metric before and after training, trivial baseline."""
     import pandas as pd
 
+    validate.same_length(rows=rows, outcomes=outcomes)
     lines = []
     for row, outcome in zip(rows, outcomes, strict=True):
         task = tasks[row.task]
@@ -325,6 +350,8 @@ def plot_learning_curves(rows: list[Row], outcomes: list[Outcome], ncols: int = 
     """Small multiples: training and validation loss per epoch for each memo row."""
     from dlbook.book.plotting import figure, plot_curves
 
+    ncols = positive_int("ncols", ncols)
+    validate.same_length(rows=rows, outcomes=outcomes)
     nrows = -(-len(rows) // ncols)
     fig, axes = figure(nrows, ncols, width=9.6, height=2.6 * nrows)
     for ax, row, outcome in zip(axes.flat, rows, outcomes, strict=False):

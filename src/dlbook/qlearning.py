@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook.base.seeding import check_seed, reseed
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import array, in_range, positive_int, probability
 from dlbook.environments import make
 
 #: FrozenLake's actions, in the order of their numbers.
@@ -36,6 +36,8 @@ def q_table_model(n_states: int, n_actions: int):
 def q_update(table, state, action, reward, next_state, terminated, alpha, gamma):
     """One Q-learning step on ``table`` in place: move Q(s, a) a fraction ``alpha``
     towards ``r + gamma max_a' Q(s', a')`` (just ``r`` when the episode terminated)."""
+    in_range("alpha", alpha, 0, 1, low_open=True)
+    probability("gamma", gamma)
     future = 0.0 if terminated else gamma * table[next_state].max()
     table[state, action] += alpha * (reward + future - table[state, action])
 
@@ -47,6 +49,7 @@ def q_learning_routine(
     from 1 to ``final_epsilon`` over the first half), run through
     :func:`dlbook.training.run`. Ties between equal values break at random, so an
     untrained table does not always pick action 0. Returns each episode's return."""
+    episodes = positive_int("episodes", episodes)
     env = make(env_name, **options)
     generator = np.random.default_rng(seed)
     table = np.zeros(model.get_layer("q_table").embeddings.shape)
@@ -98,10 +101,9 @@ def train_q_table(
     ``is_slippery=False``) through the store."""
     from dlbook import training
 
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-    if not 0 <= gamma <= 1:
-        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    in_range("alpha", alpha, 0, 1, low_open=True)
+    probability("gamma", gamma)
+    probability("final_epsilon", final_epsilon)
     env = make(env_name, **options)
     shape = int(env.observation_space.n), int(env.action_space.n)
     env.close()
@@ -126,7 +128,17 @@ def draw_q_table(ax, table, desc) -> None:
     """The learned values on the lake's grid: colour = the best action's value, arrow
     = the greedy action, holes and the goal marked (``desc`` is the env's map)."""
     letters = np.asarray(desc).astype(str)
+    if letters.ndim != 2:
+        raise ValueError(
+            f"desc must be the lake's map, rows of letters, got {desc!r:.60}"
+        )
     rows, cols = letters.shape
+    table = array("table", table, ndim=2)
+    if len(table) != rows * cols:
+        raise ValueError(
+            f"table must have one row per cell of desc ({rows} x {cols}), got shape "
+            f"{table.shape}"
+        )
     best = table.max(axis=1).reshape(rows, cols)
     image = ax.imshow(best, cmap="viridis", vmin=0, vmax=max(best.max(), 1e-9))
     for r in range(rows):

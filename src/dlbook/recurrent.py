@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dlbook import training
+from dlbook.base import validate
 from dlbook.base.seeding import reseed, rng
 from dlbook.base.validate import positive_int
 
@@ -48,6 +49,10 @@ def keras_rnn_params(cell: str, units: int, input_dim: int) -> int:
     """The same count as Keras reports it for a built layer."""
     import keras
 
+    units, input_dim = (
+        positive_int("units", units),
+        positive_int("input_dim", input_dim),
+    )
     layer = getattr(keras.layers, _check_cell(cell))(units)
     layer.build((None, None, input_dim))
     return layer.count_params()
@@ -77,6 +82,10 @@ def recurrent_model(
     """One recurrent layer and a dense output layer: the simplest sequence model."""
     import keras
 
+    units, n_outputs = (
+        positive_int("units", units),
+        positive_int("n_outputs", n_outputs),
+    )
     layer = getattr(keras.layers, _check_cell(cell))(units, name=cell.lower())
     head = keras.layers.Dense(n_outputs, activation=activation, name="out")
     return keras.Sequential([keras.Input(input_shape), layer, head], name=cell)
@@ -88,6 +97,8 @@ def input_gradient_norms(model, x: np.ndarray, y: np.ndarray, loss) -> np.ndarra
     import keras
     import tensorflow as tf
 
+    validate.array("x", x, ndim=3)
+    validate.same_length(x=x, y=y)
     loss_fn = keras.losses.get(loss)
     inputs = tf.constant(x)
     with tf.GradientTape() as tape:
@@ -102,6 +113,10 @@ def gradient_profiles(
 ) -> pd.DataFrame:
     """:func:`input_gradient_norms` of each named model on the same batch: one column
     per model, one row per time step (1 = the first)."""
+    if not isinstance(models, dict) or not models:
+        raise ValueError(
+            f"models must be a non-empty dict of models, got {models!r:.60}"
+        )
     columns = {
         name: input_gradient_norms(model, x, y, loss) for name, model in models.items()
     }
@@ -122,6 +137,10 @@ def early_to_last(profile: pd.DataFrame, share: float = 0.1) -> pd.Series:
 
 def as_power(ratio: float) -> str:
     """A ratio for prose: ``0``, a power of ten (``2e-08``) below 0.01, else 2 decimals."""
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float | np.number):
+        raise TypeError(f"ratio must be a number, got {ratio!r:.60}")
+    if not ratio >= 0:  # NaN fails too
+        raise ValueError(f"ratio must be a number >= 0, got {ratio!r}")
     return "0" if ratio == 0 else f"{ratio:.0e}" if ratio < 0.01 else f"{ratio:.2f}"
 
 
@@ -130,6 +149,10 @@ def plot_gradient_profiles(panels: dict):
     table): how much each input step can still move the loss."""
     from dlbook.book.plotting import PALETTE, figure
 
+    if not isinstance(panels, dict) or not panels:
+        raise ValueError(
+            f"panels must be a non-empty dict of tables, got {panels!r:.60}"
+        )
     fig, axes = figure(1, len(panels), width=4.6 * len(panels), height=3.4)
     for ax, (title, table) in zip(axes[0], panels.items(), strict=True):
         for colour, cell in zip(PALETTE, table.columns, strict=False):
@@ -194,7 +217,15 @@ def memory_experiment(
 ) -> MemoryResult:
     """Train each cell on :func:`adding_problem` at each length with the same budget
     (data, epochs, optimiser, seed) and measure the test mean squared error."""
-
+    lengths = [positive_int("lengths", length) for length in lengths]
+    if not lengths or min(lengths) < 2:
+        raise ValueError(
+            f"lengths must be sequence lengths of at least 2, got {lengths}"
+        )
+    cells = [_check_cell(cell) for cell in cells]
+    budget = {"n_train": n_train, "n_test": n_test, "units": units, "epochs": epochs}
+    for name, value in budget.items():
+        positive_int(name, value)
     scores, models = {}, {}
     for length in lengths:
         x, y = adding_problem(n_train, length, seed=seed)
@@ -226,6 +257,7 @@ def draw_unrolled(steps: int = 4):
 
     from dlbook.book.plotting import PALETTE, figure
 
+    steps = positive_int("steps", steps)
     fig, axes = figure(1, 1, width=8.5, height=2.8)
     ax = axes[0, 0]
     ax.set_xlim(-0.5, steps * 1.6 + 1.9)

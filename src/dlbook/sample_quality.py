@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import array, positive_int
 
 
 def _images(images) -> np.ndarray:
@@ -33,6 +33,9 @@ def feature_model(classifier):
 def class_histogram(probabilities, classes: int = 10) -> np.ndarray:
     """Share of samples the classifier puts in each class (argmax of ``probabilities``)."""
     classes = positive_int("classes", classes)
+    shape = array("probabilities", probabilities).shape
+    if len(shape) != 2 or not shape[0]:
+        raise ValueError(f"probabilities must be (samples, classes), got shape {shape}")
     labels = np.argmax(np.asarray(probabilities), axis=1)
     return np.bincount(labels, minlength=classes)[:classes] / len(labels)
 
@@ -40,7 +43,9 @@ def class_histogram(probabilities, classes: int = 10) -> np.ndarray:
 def distance_to_uniform(histogram) -> float:
     """Total-variation distance of a class histogram to the uniform one: 0 when every
     class is equally frequent, 0.9 when all samples fall in one class of ten."""
-    histogram = np.asarray(histogram, np.float64)
+    histogram = array("histogram", histogram, ndim=1, finite=True, dtype=np.float64)
+    if not len(histogram) or histogram.min() < 0:
+        raise ValueError(f"histogram must be class shares >= 0, got {histogram}")
     return float(0.5 * np.abs(histogram - 1.0 / len(histogram)).sum())
 
 

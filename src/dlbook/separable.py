@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import integer, positive_int
 
 
 def conv2d_params(kernel: int, c_in: int, c_out: int, bias: bool = True) -> int:
@@ -102,6 +102,7 @@ def median_latency(model, x: np.ndarray, repeats: int = 30, warmup: int = 3) -> 
     import tensorflow as tf
 
     positive_int("repeats", repeats)
+    integer("warmup", warmup, minimum=0)
     forward = tf.function(lambda batch: model(batch, training=False))
     batch = tf.constant(x)
     for _ in range(warmup):
@@ -126,6 +127,9 @@ def layer_speed_sweep(
     import keras
     import pandas as pd
 
+    channels = [positive_int("channels", c) for c in channels]
+    size, batch = positive_int("size", size), positive_int("batch", batch)
+    repeats = positive_int("repeats", repeats)
     rows, speedups = [], []
     for c in channels:
         x = np.random.default_rng(0).random((batch, size, size, c), dtype=np.float32)

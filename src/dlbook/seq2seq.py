@@ -21,6 +21,7 @@ from dlbook.attention import (
     head_size,
     padding_mask,
 )
+from dlbook.base import validate
 from dlbook.base.validate import positive_int
 
 PAD, START, END = 0, 1, 2
@@ -71,6 +72,13 @@ def encode(sources, targets, source_length: int, target_length: int, reverse=Tru
 def decode_text(tokens) -> str:
     """The answer a row of output tokens spells, up to ``</s>`` (``"?"`` appended when
     the row never ends, so that it cannot match)."""
+    ids = np.asarray(tokens)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"tokens must be one row of token ids, got {tokens!r:.60}")
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(TOKENS)):
+        raise ValueError(
+            f"tokens must be ids in 0..{len(TOKENS) - 1}, got {tokens!r:.60}"
+        )
     chars = []
     for token in np.asarray(tokens).tolist():
         if token == END:
@@ -191,6 +199,9 @@ def train(
     """Teacher forcing through the book's training core: ``(inputs, target_out)``
     pairs from :func:`encode`; Adam, cross-entropy at every target position (padding
     included: after ``</s>`` the answer is ``<pad>``), token accuracy."""
+    validate.pair("train_part", train_part)
+    if val_part is not None:
+        validate.pair("val_part", val_part)
     return training.fit(
         model,
         train_part,
@@ -238,6 +249,13 @@ def exact_match(
     decoded answers (read back in the usual order when the model writes them reversed,
     ``reverse=True``)."""
     batch_size = positive_int("batch_size", batch_size)
+    if isinstance(answers, str) or isinstance(sources, str):
+        raise TypeError("sources and answers must be lists of str, not one str")
+    if not len(answers) or len(sources) != len(answers):
+        raise ValueError(
+            f"answers must hold one answer per source, got {len(sources)} sources and "
+            f"{len(answers)} answers"
+        )
     inputs, _ = encode(sources, answers, source_length, 1 + max(map(len, answers)))
     rows = [
         np.asarray(decoder(inputs["source"][i : i + batch_size]))
@@ -255,7 +273,12 @@ def leak(model, inputs: dict, seed: int = 0) -> np.ndarray:
     after ``p`` by random tokens and measure how much the model's outputs at positions
     ``0..p`` move (max absolute change). A decoder that cannot see the future gives 0
     everywhere; one that can, gives more. Returns one value per position but the last."""
-    target = np.asarray(inputs["target_in"])
+    if not isinstance(inputs, dict) or {"source", "target_in"} - set(inputs):
+        raise ValueError(
+            "inputs must be a dict with 'source' and 'target_in', got "
+            f"{sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__}"
+        )
+    target = validate.array("inputs['target_in']", inputs["target_in"], ndim=2)
     length = target.shape[1]
     generator = np.random.default_rng(seed)
     before = np.asarray(model(inputs, training=False))

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from dlbook.base.seeding import check_seed, reseed
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import array, positive_int, shapes_agree, static_shape
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -51,11 +51,28 @@ def check_image(name: str, image) -> np.ndarray:
 # --- the losses ----------------------------------------------------------------------
 
 
+def _feature_map(name: str, features, batch: bool = True):
+    """``features`` as a float32 tensor if it is one feature map ``(h, w, c)``, or
+    ``(1, h, w, c)`` with ``batch``; else an error naming ``name`` (static shapes only:
+    safe in the compiled step)."""
+    if features is None:
+        raise TypeError(f"{name} must be a feature map (h, w, c), got None")
+    features = tf.convert_to_tensor(features, tf.float32)
+    shape = static_shape(features)
+    if shape is not None and not (
+        len(shape) == 3 or (batch and len(shape) == 4 and shape[0] in (1, None))
+    ):
+        raise ValueError(
+            f"{name} must be one feature map (h, w, c) or (1, h, w, c), got {shape}"
+        )
+    return features
+
+
 def gram_matrix(features):
     """The Gram matrix of a feature map ``(1, h, w, c)`` or ``(h, w, c)``: the
     ``(c, c)`` channel correlations averaged over the ``h * w`` positions. It keeps
     which features fire together and drops where they fire: the "style"."""
-    features = tf.convert_to_tensor(features, tf.float32)
+    features = _feature_map("features", features)
     if features.shape.rank == 4:
         features = features[0]
     flat = tf.reshape(features, (-1, features.shape[-1]))
@@ -68,7 +85,7 @@ def soften(features):
     """Activation softening (Wang, Li & Vasconcelos 2021): a softmax over the spatial
     positions of each channel, scaled by their number so values average 1. It flattens
     the peaky, low-entropy activations of efficient networks before the Gram matrix."""
-    features = tf.convert_to_tensor(features, tf.float32)
+    features = _feature_map("features", features)
     shape = tf.shape(features)
     flat = tf.reshape(features, (-1, shape[-1]))
     soft = tf.nn.softmax(flat, axis=0) * tf.cast(tf.shape(flat)[0], tf.float32)
@@ -78,6 +95,13 @@ def soften(features):
 def content_loss(features, target):
     """Mean squared difference of two feature maps, relative to the target's mean
     square, so the figure is comparable across networks and layers."""
+    if features is None or target is None:
+        raise TypeError("features and target must be feature maps, got None")
+    if not shapes_agree(static_shape(features), static_shape(target)):
+        raise ValueError(
+            f"features and target must have the same shape, got "
+            f"{static_shape(features)} and {static_shape(target)}"
+        )
     return tf.reduce_mean(tf.square(features - target)) / (
         tf.reduce_mean(tf.square(target)) + 1e-8
     )
@@ -87,6 +111,17 @@ def style_loss(grams, target_grams):
     """Gram matrix distance averaged over the style layers, each layer's squared
     distance divided by ``||G(style)||^2`` so that every layer weighs alike whatever
     its channel count and activation scale."""
+    if not len(grams) or len(grams) != len(target_grams):
+        raise ValueError(
+            f"grams and target_grams must hold one Gram matrix per style layer, got "
+            f"{len(grams)} and {len(target_grams)}"
+        )
+    for g, t in zip(grams, target_grams, strict=True):
+        if not shapes_agree(static_shape(g), static_shape(t)):
+            raise ValueError(
+                f"grams and target_grams must match layer by layer, got "
+                f"{static_shape(g)} and {static_shape(t)}"
+            )
     losses = [
         tf.reduce_sum(tf.square(g - t)) / (tf.reduce_sum(tf.square(t)) + 1e-12)
         for g, t in zip(grams, target_grams, strict=True)
@@ -98,7 +133,7 @@ def total_variation(image):
     """Mean absolute difference between neighbouring pixels (down and right) of an
     image ``(1, h, w, c)`` or ``(h, w, c)``: small for smooth images, it damps the
     high-frequency noise the pixel optimisation otherwise makes."""
-    image = tf.convert_to_tensor(image, tf.float32)
+    image = _feature_map("image", image)
     if image.shape.rank == 3:
         image = image[None]
     down = tf.reduce_mean(tf.abs(image[:, 1:] - image[:, :-1]))
@@ -111,6 +146,11 @@ def activation_entropy(features) -> float:
     one over positions, their entropy divided by its maximum ``log(h * w)``, averaged
     over channels. Near 1 when activations spread, low when a few positions dominate.
     Channels that are zero everywhere are left out."""
+    features = array("features", features, finite=True, dtype=np.float64)
+    if features.ndim < 2 or not features.size:
+        raise ValueError(
+            f"features must be (..., positions, channels), got {features.shape}"
+        )
     a = np.maximum(np.asarray(features, np.float64).reshape(-1, features.shape[-1]), 0)
     totals = a.sum(axis=0)
     live = totals > 1e-12
@@ -129,6 +169,7 @@ def vgg_like(size: int, seed: int = 0):
     the last block's. Inputs in [0, 1]."""
     from keras import layers
 
+    size = positive_int("size", size)
     reseed(check_seed(seed))
     inputs = keras.Input((size, size, 3), name="image")
     x = layers.Rescaling(2.0, offset=-1.0)(inputs)
@@ -203,6 +244,7 @@ class Pixels(keras.layers.Layer):
 
 def pixel_model(height: int, width: int):
     """A built Keras model holding one image as its weight (see :class:`Pixels`)."""
+    height, width = positive_int("height", height), positive_int("width", width)
     inputs = keras.Input((1,), name="unused")
     return keras.Model(inputs, Pixels(height, width, name="pixels")(inputs))
 

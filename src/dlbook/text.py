@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook import training
+from dlbook.base import validate
 from dlbook.base.seeding import reseed
 from dlbook.base.validate import positive_int
 
@@ -30,10 +31,17 @@ def word_indices(train_texts, *others, max_tokens: int = 10_000, length: int = 4
     """
     from dlbook import encoding
 
+    _check_parts(train_texts, others)
     length = positive_int("length", length)
     layer = encoding.vectorizer(train_texts, "int", max_tokens, length=length)
     parts = (train_texts, *others)
     return layer, [encoding.encode(layer, t).astype(np.int64) for t in parts]
+
+
+def _check_parts(train_texts, others) -> None:
+    validate.texts("train_texts", train_texts)
+    for i, part in enumerate(others):
+        validate.texts(f"others[{i}]", part)
 
 
 def encode_for(
@@ -46,6 +54,7 @@ def encode_for(
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    _check_parts(train_texts, others)
     if kind in SEQUENCE_KINDS:
         layer, parts = word_indices(
             train_texts, *others, max_tokens=max_tokens, length=length
@@ -76,6 +85,14 @@ def text_classifier(
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    vocab_size, length = (
+        positive_int("vocab_size", vocab_size),
+        positive_int("length", length),
+    )
+    embed_dim, units = (
+        positive_int("embed_dim", embed_dim),
+        positive_int("units", units),
+    )
     if kind in BAG_KINDS:
         return keras.Sequential(
             [
@@ -143,6 +160,8 @@ def fit_text_classifier(
     ``fine_tune_learning_rate``, a second stage follows: the embedding is unfrozen and
     everything trains on at that (lower) rate, so the pretrained vectors are adjusted
     rather than overwritten."""
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        validate.pair(name, part)
     reseed(seed)  # the same initial weights for one seed, whatever ran before
     embedding = make_embedding() if make_embedding is not None else None
     model = text_classifier(kind, vocab_size, train[0].shape[1], embedding=embedding)
@@ -184,6 +203,8 @@ def compare_text_classifiers(
     :func:`fit_text_classifier`); one row per (kind, seed)."""
     import pandas as pd
 
+    if not len(kinds) or not len(seeds):
+        raise ValueError(f"kinds and seeds must not be empty, got {kinds!r}, {seeds!r}")
     fits = [
         fit_text_classifier(k, train, val, test, vocab_size, seed=s, **fit_options)
         for k in kinds
@@ -197,6 +218,7 @@ def real_or_shuffled(texts, seed: int = 0) -> tuple[list[str], np.ndarray]:
     its words are shuffled (label 0), half and half at random. Every text appears
     once, so both classes draw their bags of words from the same distribution: a bag
     of words cannot tell them apart."""
+    texts = validate.texts("texts", texts)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(len(texts)) % 2)
     out = []
@@ -225,6 +247,12 @@ def compare_inputs(
     ``data.Splits`` of (texts, labels). One row per kind: size, time, accuracy."""
     import pandas as pd
 
+    if not all(hasattr(parts, part) for part in ("train", "val", "test")):
+        raise ValueError(
+            f"parts must have train, val and test parts, got {parts!r:.60}"
+        )
+    if not len(kinds):
+        raise ValueError("kinds must name at least one kind")
     splits, rows = (parts.train, parts.val, parts.test), []
     for kind in kinds:
         width, encoded = encode_for(
@@ -250,6 +278,10 @@ def compact_ids(*parts) -> tuple[np.ndarray, list[np.ndarray]]:
     but much smaller and faster to update."""
     if not parts:
         raise ValueError("give at least one array of token ids")
+    for i, part in enumerate(parts):
+        ids = validate.array(f"parts[{i}]", part)
+        if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0):
+            raise ValueError(f"parts[{i}] must hold token ids (integers >= 0)")
     rows = np.union1d(0, np.unique(np.concatenate([np.ravel(p) for p in parts])))
     return rows, [np.searchsorted(rows, p).astype(np.int64) for p in parts]
 
@@ -279,7 +311,9 @@ def embedding_learning_curve(
     import keras
     import pandas as pd
 
-    matrix = np.asarray(matrix, dtype=np.float32)
+    matrix = validate.array("matrix", matrix, ndim=2, dtype=np.float32)
+    if not len(sizes):
+        raise ValueError("sizes must hold at least one training-set size")
 
     def make(pretrained: bool):
         weights = [matrix] if pretrained else None

@@ -230,7 +230,8 @@ def generate(
 ) -> dict:
     """Text written by ``model`` after ``prompt``, one sample per temperature:
     ``{temperature: text}``."""
-    ids = Sampler(model).generate(vocab.encode(prompt), temperatures, length, seed)
+    prompt = vocab.encode(_check_text(prompt, "prompt"))
+    ids = Sampler(model).generate(prompt, temperatures, length, seed)
     return {
         float(t): vocab.decode(row) for t, row in zip(temperatures, ids, strict=True)
     }
@@ -248,6 +249,7 @@ def samples_by_temperature(
     """``per_temperature`` texts of ``length`` characters after ``prompt`` at each
     temperature, written in one batch: ``{temperature: [text, ...]}``."""
     count = positive_int("per_temperature", per_temperature)
+    _check_text(prompt, "prompt")
     rows = [float(t) for t in temperatures for _ in range(count)]
     ids = Sampler(model).generate(vocab.encode(prompt), rows, length, seed)
     texts = [vocab.decode(row) for row in ids]
@@ -274,6 +276,8 @@ def staged_training(
     with the core's Keras ``fit`` up to each epoch count of ``stages`` in turn, and
     after each stage text sampled at each temperature. Records the loss curves (nats
     per character) and the samples ``{stage epochs: {temperature: text}}``."""
+    if not stages or list(stages) != sorted(set(stages)) or stages[0] < 1:
+        raise ValueError(f"stages must be increasing epoch counts, got {stages!r}")
     # the first stage compiles; the later ones keep that optimizer and its state
     compiling = {
         "loss": char_loss(),
@@ -436,6 +440,10 @@ def ngram_baselines(
 ):
     """Validation nats per character of a :class:`CharNGram` of each order counted on
     ``train``, as ``{order: nats}``; the validation text follows the training text."""
+    train, val = _check_text(train, "train"), _check_text(val, "val")
+    orders = [positive_int("orders", n) for n in orders]
+    if vocab_size is not None:
+        positive_int("vocab_size", vocab_size)
     size = vocab_size or len(vocabulary(train + val))
     return {
         n: CharNGram(n, size)
@@ -459,6 +467,11 @@ def sample_measures(samples: dict, known_words, n: int = 3):
     :func:`real_word_share` and :func:`repetition` of its texts, as a table."""
     import pandas as pd
 
+    if not isinstance(samples, dict):
+        raise TypeError(
+            f"samples must be a dict of lists of texts, got {samples!r:.60}"
+        )
+    n = positive_int("n", n)
     rows = {
         label: {
             "real-word share": float(

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dlbook import training
+from dlbook.base import validate
 from dlbook.base.seeding import check_seed, reseed, rng
 from dlbook.base.validate import positive_int
 
@@ -217,6 +218,12 @@ def scores(model, x, y) -> dict[str, float]:
     (docs/transfer.md)."""
     y = np.asarray(y)
     probabilities = training.predict(model, x, batch_size=200)
+    if y.shape != (len(probabilities),):
+        raise ValueError(
+            f"y must have one label per example of x ({len(probabilities)}), got "
+            f"shape {y.shape}"
+        )
+    validate.labels("y", y, probabilities.shape[1])
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
     return {
         "accuracy": float(np.mean(probabilities.argmax(axis=1) == y)),
@@ -230,6 +237,7 @@ def logistic_method(features, labels, c: float = 1.0) -> Method:
     precomputed ``features``, scored on the test indices (docs/transfer.md)."""
     from sklearn.linear_model import LogisticRegression
 
+    validate.positive_number("c", c)
     features, labels = np.asarray(features), np.asarray(labels)
     if len(features) != len(labels):
         raise ValueError(
@@ -331,9 +339,19 @@ def learning_curve(
     return pd.DataFrame(rows)
 
 
+def _check_runs(runs) -> None:
+    columns = ("method", "per_class", "seed", "accuracy")
+    if not all(name in getattr(runs, "columns", ()) for name in columns):
+        raise ValueError(
+            f"runs must be the table of learning_curve() (columns {columns}), got "
+            f"{runs!r:.60}"
+        )
+
+
 def curve_table(runs):
     """Mean test accuracy over seeds of :func:`learning_curve` runs: one row per number
     of labels, one column per method (the tables of docs/transfer.md)."""
+    _check_runs(runs)
     return runs.pivot_table(
         "accuracy", "per_class", "method", aggfunc="mean", sort=False
     )
@@ -343,6 +361,7 @@ def gain(runs, better: str, baseline: str):
     """The accuracy of ``better`` minus that of ``baseline``, split by split (same
     seed, same labels): mean, smallest and largest over seeds per number of labels.
     Pairing by split removes the noise the two methods share (docs/transfer.md)."""
+    _check_runs(runs)
     table = runs.pivot_table("accuracy", ["per_class", "seed"], "method")
     for name in (better, baseline):
         if name not in table.columns:
@@ -358,6 +377,7 @@ def plot_learning_curves(ax, runs, title: str = "", classes: int = 2):
     from dlbook.book.plotting import PALETTE
 
     classes = positive_int("classes", classes)
+    _check_runs(runs)
     for index, (name, part) in enumerate(runs.groupby("method", sort=False)):
         color = PALETTE[index % len(PALETTE)]
         labelled = part["per_class"] * classes
@@ -462,6 +482,8 @@ def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
 
     from dlbook import text
 
+    validate.same_length(texts=validate.texts("texts", texts), labels=labels)
+    validate.positive_number("c", c)
     texts, labels = np.asarray(texts, dtype=object), np.asarray(labels)
 
     def run(train, test, seed):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import array, positive_int
 from dlbook.environments import make
 from dlbook.vision import opencv, to_opencv
 
@@ -52,9 +52,24 @@ def cartpole_clip(
     return np.asarray(positions)
 
 
+def _frames(frames, least: int = 1) -> list:
+    """``frames`` as a list of at least ``least`` images of one shape, or an error."""
+    if frames is None or isinstance(frames, str | bytes):
+        raise TypeError(f"frames must be a list of images, got {frames!r:.60}")
+    frames = list(frames)
+    if len(frames) < least:
+        raise ValueError(f"frames must hold at least {least} images, got {len(frames)}")
+    shapes = {array(f"frames[{i}]", f).shape for i, f in enumerate(frames)}
+    if len(shapes) > 1 or len(next(iter(shapes))) not in (2, 3):
+        raise ValueError(f"frames must be images of one shape, got shapes {shapes}")
+    return frames
+
+
 def read_clip(path) -> tuple[list[np.ndarray], float]:
     """All frames of the video at ``path`` (BGR ``uint8``) and its frame rate."""
     cv = opencv()
+    if not isinstance(path, str | Path):
+        raise TypeError(f"path must be a str or a Path, got {path!r:.60}")
     if not Path(path).is_file():
         raise FileNotFoundError(f"no video file at {path}")
     capture = cv.VideoCapture(str(path))
@@ -76,6 +91,7 @@ def moving_object(frames, history: int = 50) -> tuple[list[np.ndarray], np.ndarr
     last ``history`` frames, and the x centre of the largest foreground blob per
     frame (NaN where there is none)."""
     cv = opencv()
+    frames, history = _frames(frames), positive_int("history", history)
     subtractor = cv.createBackgroundSubtractorMOG2(history=history, detectShadows=False)
     kernel = cv.getStructuringElement(cv.MORPH_ELLIPSE, (3, 3))
     masks, centres = [], []
@@ -95,6 +111,7 @@ def flow_speeds(frames) -> np.ndarray:
     """Dense optical flow (Farneback) between consecutive frames: the mean speed, in
     pixels per frame, of the pixels that move by more than half a pixel."""
     cv = opencv()
+    frames = _frames(frames, least=2)
     grey = [cv.cvtColor(frame, cv.COLOR_BGR2GRAY) for frame in frames]
     speeds = []
     for before, after in zip(grey, grey[1:], strict=False):
@@ -109,6 +126,10 @@ def flow_speeds(frames) -> np.ndarray:
 
 def frames_per_second(step, frames) -> float:
     """How many frames per second ``step`` (a function of the frame list) processes."""
+    if not callable(step):
+        raise TypeError(f"step must be a function of the frame list, got {step!r:.60}")
+    if not len(frames):
+        raise ValueError("frames must hold at least one frame")
     start = time.perf_counter()
     step(frames)
     return len(frames) / (time.perf_counter() - start)

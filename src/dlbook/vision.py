@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import array, in_range, integer, number, positive_int
 
 
 def opencv():
@@ -41,9 +41,25 @@ def as_uint8(image, name: str = "image") -> np.ndarray:
         return array
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"{name} must be uint8 or floats in [0, 1], got {array.dtype}")
+    if array.size and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} as floats must lie in [0, 1], got NaN or infinity")
     if array.size and (array.min() < 0 or array.max() > 1):
         raise ValueError(f"{name} as floats must lie in [0, 1]")
     return np.round(array * 255).astype(np.uint8)
+
+
+def _image(name: str, image, channels=(1, 3)) -> np.ndarray:
+    """``image`` as an array, if it is a grey ``(h, w)`` (``1`` in ``channels``) or a
+    colour ``(h, w, 3)`` image (``3`` in ``channels``), else an error naming ``name``
+    (rather than OpenCV's own, which names neither the argument nor the shape)."""
+    image = array(name, image)
+    grey, colour = image.ndim == 2, image.ndim == 3 and image.shape[2] == 3
+    if not ((grey and 1 in channels) or (colour and 3 in channels)) or not image.size:
+        wanted = " or ".join(
+            {1: "a grey (h, w)", 3: "a colour (h, w, 3)"}[c] for c in channels
+        )
+        raise ValueError(f"{name} must be {wanted} image, got shape {image.shape}")
+    return image
 
 
 def to_opencv(rgb) -> np.ndarray:
@@ -62,6 +78,7 @@ def from_opencv(bgr) -> np.ndarray:
 def colour_spaces(bgr) -> dict[str, np.ndarray]:
     """The grey image and the hue, saturation and lightness channels of ``bgr``."""
     cv = opencv()
+    _image("bgr", bgr, channels=(3,))
     hsv = cv.cvtColor(bgr, cv.COLOR_BGR2HSV)
     lab = cv.cvtColor(bgr, cv.COLOR_BGR2LAB)
     return {
@@ -77,6 +94,7 @@ def blurs(image, size: int = 9) -> dict[str, np.ndarray]:
     Gaussian, the median (removes salt-and-pepper noise) and the bilateral (smooths
     flat regions, keeps edges)."""
     cv, size = opencv(), positive_int("size", size)
+    _image("image", image)
     if size % 2 == 0:
         raise ValueError(f"size must be odd (a window has a centre), got {size}")
     return {
@@ -93,6 +111,8 @@ def thresholds(grey, level: int = 127) -> tuple[dict[str, np.ndarray], float]:
     pixel against the mean or Gaussian-weighted mean of its 31 x 31 neighbourhood).
     Returns the images and Otsu's level."""
     cv = opencv()
+    _image("grey", grey, channels=(1,))
+    in_range("level", level, 0, 255)
     _, fixed = cv.threshold(grey, level, 255, cv.THRESH_BINARY)
     otsu_level, otsu = cv.threshold(grey, 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU)
     adaptive = {
@@ -112,6 +132,8 @@ def contour_table(binary, min_area: float = 50.0):
     """The outer contours of a binary image with their areas and bounding boxes,
     largest first (contours under ``min_area`` pixels dropped)."""
     cv = opencv()
+    _image("binary", binary, channels=(1,))
+    number("min_area", min_area)
     found, _ = cv.findContours(binary, cv.RETR_EXTERNAL, cv.CHAIN_APPROX_SIMPLE)
     rows = [
         {"area": cv.contourArea(c), "box": cv.boundingRect(c), "contour": c}
@@ -124,6 +146,8 @@ def contour_table(binary, min_area: float = 50.0):
 def draw_contours(bgr, rows, count: int = 5) -> np.ndarray:
     """A copy of ``bgr`` with the ``count`` largest contours and their boxes drawn."""
     cv = opencv()
+    _image("bgr", bgr)
+    integer("count", count, minimum=0)
     canvas = bgr.copy()
     for row in rows[:count]:
         x, y, w, h = row["box"]
@@ -136,6 +160,8 @@ def morphology(binary, size: int = 5) -> dict[str, np.ndarray]:
     """Erosion (shrinks white shapes), dilation (grows them), opening (erosion then
     dilation: removes specks) and closing (dilation then erosion: fills holes)."""
     cv = opencv()
+    _image("binary", binary, channels=(1,))
+    size = positive_int("size", size)
     kernel = cv.getStructuringElement(cv.MORPH_ELLIPSE, (size, size))
     return {
         "eroded": cv.erode(binary, kernel),
@@ -149,7 +175,8 @@ def geometric(bgr, angle: float = 20.0) -> dict[str, np.ndarray]:
     """Resizing to half size, rotating by ``angle`` degrees about the centre, and a
     perspective warp that maps a trapezoid of the image onto the full frame."""
     cv = opencv()
-    h, w = bgr.shape[:2]
+    h, w = _image("bgr", bgr).shape[:2]
+    number("angle", angle)
     rotation = cv.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     trapezoid = np.float32(
@@ -167,6 +194,8 @@ def equalise(grey) -> dict[str, np.ndarray]:
     """Global histogram equalisation and CLAHE (equalisation in 8 x 8 tiles with a
     clip limit, so noise in flat regions is not blown up)."""
     cv = opencv()
+    if _image("grey", grey, channels=(1,)).dtype != np.uint8:
+        raise TypeError(f"grey must be a uint8 image, got {np.asarray(grey).dtype}")
     clahe = cv.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
     return {
         "original": grey,
@@ -179,6 +208,8 @@ def find_template(image, template) -> tuple[tuple[int, int], float, np.ndarray]:
     """Where ``template`` matches ``image`` best by normalised cross-correlation:
     the top-left corner, the score there (1 = identical) and the whole score map."""
     cv = opencv()
+    _image("image", image)
+    _image("template", template)
     if template.shape[0] > image.shape[0] or template.shape[1] > image.shape[1]:
         raise ValueError(
             f"template {template.shape[:2]} must fit inside image {image.shape[:2]}"

@@ -16,7 +16,7 @@ import numpy as np
 
 from dlbook import training
 from dlbook.base.seeding import reseed
-from dlbook.base.validate import positive_int
+from dlbook.base.validate import array, positive_int, positive_number
 from dlbook.word_vectors import WordVectors
 
 
@@ -62,6 +62,10 @@ def skipgram_examples(
         positive_int("window", window),
         positive_int("negatives", negatives),
     )
+    positive_number("subsample", subsample)
+    counts = array("counts", counts, ndim=1)
+    if not len(counts) or counts.min() < 1:
+        raise ValueError("counts must be the vocabulary's word counts, each >= 1")
     share = counts / counts.sum()
     keep = np.minimum(1.0, np.sqrt(subsample / share) + subsample / share)
     kept = [s[rng.random(len(s)) < keep[s]] for s in sentences_ids]
@@ -91,6 +95,7 @@ def skipgram_model(vocab_size: int, dim: int):
     per candidate, the dot product of the target's and the candidate's embeddings."""
     import keras
 
+    vocab_size, dim = positive_int("vocab_size", vocab_size), positive_int("dim", dim)
     target = keras.Input((), dtype="int32", name="target")
     candidates = keras.Input((None,), dtype="int32", name="candidates")
     word = keras.layers.Embedding(vocab_size, dim, name="word_vectors")(target)
@@ -120,6 +125,7 @@ def skipgram_epochs(
     one ``fit`` call), then takes one pass over them. Returns the loss per epoch."""
     import keras
 
+    epochs = positive_int("epochs", epochs)
     rng = np.random.default_rng(seed)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -155,6 +161,12 @@ def train_word2vec(
 ) -> Word2VecRun:
     """Skip-gram with negative sampling on tokenised ``sentences``; the word vectors
     (not the context vectors) are returned as a :class:`WordVectors`."""
+    if sentences is None or isinstance(sentences, str):
+        raise TypeError(
+            f"sentences must be a list of token lists, got {sentences!r:.60}"
+        )
+    if not len(sentences):
+        raise ValueError("sentences must hold at least one sentence")
     vocabulary = Vocabulary.build(sentences, min_count)
     ids = vocabulary.ids(sentences)
     reseed(seed)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dlbook.base import validate
 from dlbook.base.validate import positive_int
 
 
@@ -71,6 +72,10 @@ class WordVectors:
 def analogy_accuracy(space: WordVectors, questions) -> pd.DataFrame:
     """Top-1 accuracy on the ``questions`` (``corpora.Analogy``) whose four words are all
     in ``space``, per section and overall; ``asked`` counts them, ``total`` counts all."""
+    if not isinstance(space, WordVectors):
+        raise TypeError(f"space must be WordVectors, got {space!r:.60}")
+    if questions is None or not len(questions):
+        raise ValueError("questions must hold at least one analogy question")
     index = space.index
     rows, totals = {}, {}
     for q in questions:
@@ -119,6 +124,9 @@ def plot_map(space: WordVectors, words, ax=None, title: str = ""):
     """The ``words`` placed by the first two principal components of their vectors."""
     from dlbook.book import plotting
 
+    if not isinstance(space, WordVectors):
+        raise TypeError(f"space must be WordVectors, got {space!r:.60}")
+    words = validate.texts("words", words)
     missing = [w for w in words if w not in space.index]
     if missing:
         raise KeyError(f"not in the vocabulary: {missing}")

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from dlbook.base import validate
 from dlbook.base.seeding import rng
 from dlbook.base.validate import positive_int, split_fractions
 
@@ -157,12 +158,14 @@ def two_digit_multilabel(
     so an image holds one label (the same digit twice) or two. Draw ``images`` from
     one split only, so that train and test share no handwriting.
     """
+    images, labels = np.asarray(images), np.asarray(labels)
     if images.ndim != 3 or len(images) != len(labels):
         raise ValueError(
             f"images must be (count, height, width) with one label each, "
             f"got images {images.shape} and labels {labels.shape}"
         )
     n = positive_int("n", n)
+    validate.labels("labels", labels, positive_int("n_classes", n_classes))
     generator = rng(seed)
     left, right = generator.integers(0, len(images), size=(2, n))
     x = np.concatenate([images[left], images[right]], axis=2)
@@ -186,10 +189,7 @@ def split(
     x: np.ndarray, y: np.ndarray, fractions=(0.6, 0.2, 0.2), seed: int = 0
 ) -> Splits:
     """Shuffle once with ``seed`` and cut into train / validation / test parts."""
-    if len(x) != len(y):
-        raise ValueError(
-            f"x and y must have the same length, got {len(x)} and {len(y)}"
-        )
+    validate.same_length(x=x, y=y)
     fractions = split_fractions(fractions)
     order = rng(seed).permutation(len(x))
     n_train = int(round(fractions[0] * len(x)))
@@ -203,6 +203,16 @@ def split(
 
 def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Scale features with the training part's mean and std (no test leakage)."""
+    train = validate.array("train", train, finite=True)
+    if train.ndim == 0 or len(train) == 0:
+        raise ValueError(f"train must hold at least one row, got shape {train.shape}")
+    for i, other in enumerate(others):
+        shape = validate.array(f"others[{i}]", other, finite=True).shape
+        if shape[1:] != train.shape[1:]:
+            raise ValueError(
+                f"others[{i}] must have train's features {train.shape[1:]}, got "
+                f"shape {shape}"
+            )
     mean = train.mean(axis=0)
     std = train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
