@@ -7,7 +7,12 @@ the real build, its cache and its trained-model store are untouched. Prints:
 - a no-change rebuild;
 - a figure-only edit of a training page (it executes again, its trainings restored:
   goal at most a quarter of that page's cold time);
+- prose edits of the code (a docstring in ``base/``, a comment in the training core):
+  the pages they re-execute and the trainings they retrain (goal: none, none);
 - a code edit of one chapter module, and which pages it re-executes;
+- the trained-model store's own overhead (keying, reading, verifying, writing) per
+  training, on the cold build's misses and on the hits of a re-execution, against the
+  cold build (goal under 2 %; from the store's journal);
 - the nbval pass over every executed page (two workers, as ``nox -s tests`` runs it)
   against the build's execution time (goal at most 0.35);
 - the weight of every page of the cold build's site (HTML + its own images, against
@@ -29,6 +34,7 @@ from pathlib import Path
 
 from dlbook.base import settings
 from dlbook.book import weight
+from dlbook.training import store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE_PAGE = "convnets"  # a training page; its figure edit must not retrain
@@ -37,6 +43,45 @@ FIGURE_EDIT = (
     "fig, axes = figure(1, 2, width=8.5, height=3)",
 )
 CHAPTER_MODULE = "src/dlbook/convnet_internals.py"
+# prose in the code: neither may re-execute a page or retrain a model
+PROSE_EDITS = (
+    (
+        "src/dlbook/base/validate.py",
+        '"""Argument checks',
+        '"""Argument checks (edited)',
+    ),
+    (
+        "src/dlbook/training/core.py",
+        "\nimport inspect\n",
+        "\nimport inspect  # edited\n",
+    ),
+)
+
+
+def edit(repo: Path, path: str, old: str, new: str) -> None:
+    file = repo / path
+    text = file.read_text()
+    if old not in text:
+        raise SystemExit(f"the benchmark's edit no longer applies to {path}")
+    file.write_text(text.replace(old, new, 1))
+
+
+def overhead_rows(rows, journal: list[dict], cold: float, what: str) -> None:
+    """The store's own cost per training, and in all against the cold build."""
+    for line in journal:
+        print(
+            f"  store {what}: {line['routine']} trained {line['training_s']:.2f} s, "
+            f"store overhead {line['overhead_s'] * 1000:.0f} ms "
+            f"(key {line['key_s'] * 1000:.0f} ms)"
+        )
+    total = sum(line["overhead_s"] for line in journal)
+    rows.append(
+        (
+            f"store overhead, {what} ({len(journal)} trainings)",
+            total,
+            f"{100 * total / cold:.2f} % of the cold build (goal < 2 %)",
+        )
+    )
 
 
 def build(repo: Path, env: dict) -> float:
@@ -142,6 +187,8 @@ def main(quick: bool = False) -> None:
         rows.append(("  of which page execution", executed, f"{len(cold_pages)} pages"))
         weights = weight.weigh_site(repo / "docs" / "_build" / "html")
         rows.append(("no-change rebuild", build(repo, env), ""))
+        misses = store.read_journal(Path(tmp) / "store")
+        overhead_rows(rows, misses, cold, "misses of the cold build")
 
         page = repo / "docs" / f"{FIGURE_PAGE}.md"
         text = page.read_text()
@@ -161,16 +208,40 @@ def main(quick: bool = False) -> None:
             )
         )
 
-        module = repo / CHAPTER_MODULE
-        module.write_text(module.read_text() + "\n# an edit made by the benchmark\n")
+        hits = store.read_journal(Path(tmp) / "store")[len(misses) :]
+        overhead_rows(rows, hits, cold, "hits of the figure edit")
+
+        entries = _store_size(Path(tmp) / "store")[0]
+        for path, old, new in PROSE_EDITS:
+            edit(repo, path, old, new)
         before = execution_times(repo)
         seconds = build(repo, env)
         ran = executed_since(repo, before)
+        retrained = _store_size(Path(tmp) / "store")[0] - entries
+        rows.append(
+            (
+                "prose edits of the code (a docstring in base/, a comment in the core)",
+                seconds,
+                "re-executed: "
+                + (", ".join(sorted(ran)) or "nothing")
+                + f"; retrained: {retrained} (goal: nothing, 0)",
+            )
+        )
+
+        entries = _store_size(Path(tmp) / "store")[0]
+        module = repo / CHAPTER_MODULE
+        module.write_text(module.read_text() + "\nBENCHMARK_EDIT = 1\n")
+        before = execution_times(repo)
+        seconds = build(repo, env)
+        ran = executed_since(repo, before)
+        retrained = _store_size(Path(tmp) / "store")[0] - entries
         rows.append(
             (
                 f"code edit of {CHAPTER_MODULE}",
                 seconds,
-                "re-executed: " + (", ".join(sorted(ran)) or "nothing"),
+                "re-executed: "
+                + (", ".join(sorted(ran)) or "nothing")
+                + f"; retrained: {retrained}",
             )
         )
 
