@@ -487,11 +487,15 @@ def transformed_digits(x, seed: int = 0):
     return grid
 
 
-def transformed_accuracy(classifiers: dict, x, y, seed: int = 0):
+def transformed_accuracy(
+    classifiers: dict, x, y, seed: int = 0, per_digit: bool = False
+):
     """Accuracy of each of ``classifiers`` (name: function from images to class
     scores) on the digits ``x`` under every transformation of
     :func:`transformed_digits`. One row per transformation and amount, a column per
-    classifier, and whether the amount lies beyond the 2-pixel training shifts."""
+    classifier, and whether the amount lies beyond the 2-pixel training shifts.
+    ``per_digit``: also return, by name, which digits each classifier read right (an
+    array of rows × digits), for a paired test on the same transformed digits."""
     import pandas as pd
 
     if not classifiers:
@@ -500,14 +504,18 @@ def transformed_accuracy(classifiers: dict, x, y, seed: int = 0):
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be one label per digit of x, got shape {y.shape}")
-    rows = []
+    rows, right = [], {name: [] for name in classifiers}
     for kind, amount, images in transformed_digits(x, seed):
         row = {"transformation": kind, "amount": amount}
         for name, classify in classifiers.items():
-            row[name] = float(np.mean(np.argmax(classify(images), axis=1) == y))
+            outcome = np.argmax(classify(images), axis=1) == y
+            right[name].append(outcome)
+            row[name] = float(np.mean(outcome))
         rows.append(row)
     table = pd.DataFrame(rows)
     table["beyond training"] = (table["amount"] != 0) & ~(
         (table["transformation"] == "shift") & (table["amount"] <= 2)
     )
+    if per_digit:
+        return table, {name: np.stack(r) for name, r in right.items()}
     return table
