@@ -1,7 +1,9 @@
 """Sessions that build, validate and lint the dlbook site.
 
 ``docs``, ``tests``, ``page`` and ``benchmark`` share one environment, ``.nox/book``,
-so TensorFlow is installed once; it is refreshed when ``pyproject.toml`` changes.
+so TensorFlow is installed once: ``dlbook`` with its data (``pyproject.toml``) and the
+site machinery ``dlbook_site`` with its test tools (``sitebuild/pyproject.toml``); it is
+refreshed when either file changes.
 Run them through ``./noxw`` (which installs nox itself) or with your own ``nox``.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).resolve().parent
+SITEBUILD = ROOT / "sitebuild"
 BOOK_ENV = ROOT / ".nox" / "book"
 DOCS = ROOT / "docs"
 HTML = DOCS / "_build" / "html"
@@ -34,7 +37,13 @@ def _settings() -> dict:
     return runpy.run_path(str(ROOT / "src" / "dlbook" / "base" / "settings.py"))
 
 
+def _site_settings() -> dict:
+    """dlbook_site.settings (the build folder, the browser), read by path likewise."""
+    return runpy.run_path(str(SITEBUILD / "dlbook_site" / "settings.py"))
+
+
 SETTINGS = _settings()
+SITE = _site_settings()
 BOOK_VARS = {**SETTINGS["ENVIRONMENT"], "DLBOOK_STORE": str(STORE)}
 DATASETS = tuple(SETTINGS["FETCH_OPTIONS"])
 
@@ -51,7 +60,8 @@ def book_python(session: nox.Session) -> str:
     python = _bin("python")
     stamp = BOOK_ENV / ".dlbook-installed"
     # a changed pin re-installs (and so re-fetches) too
-    inputs = (ROOT / "pyproject.toml").read_bytes() + b"".join(
+    projects = (ROOT / "pyproject.toml", SITEBUILD / "pyproject.toml")
+    inputs = b"".join(path.read_bytes() for path in projects) + b"".join(
         SETTINGS["listing_path"](name).read_bytes() for name in DATASETS
     )
     wanted = hashlib.sha256(inputs).hexdigest()
@@ -61,8 +71,18 @@ def book_python(session: nox.Session) -> str:
         session.run(
             python, "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True
         )
+        # the book as a reader installs it, and the machinery that builds and tests it
         session.run(
-            python, "-m", "pip", "install", "--quiet", "-e", ".[test]", external=True
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-e",
+            ".[data]",
+            "-e",
+            "./sitebuild[test]",
+            external=True,
         )
         fetch_data(session, python)
         stamp.write_text(wanted)
@@ -87,7 +107,9 @@ def build_site(
     env: dict | None = None,
     html: Path = HTML,
 ) -> None:
-    """Sphinx with warnings as errors and nitpicky references; pages run in cache mode."""
+    """Sphinx with warnings as errors and nitpicky references; pages run in cache mode.
+    The build folder (execution cache included) is the one holding ``html``."""
+    site = {SITE["SITE_VAR"]: str(html.parent)}
     session.run(
         python,
         "-m",
@@ -100,9 +122,17 @@ def build_site(
         str(DOCS),
         str(html),
         *extra,
-        env={**BOOK_VARS, **(env or {})},
+        env={**BOOK_VARS, **site, **(env or {})},
         external=True,
     )
+
+
+def require_chromium(session: nox.Session) -> None:
+    """Stop at once, with the one message saying how to get it, when the browser check
+    would find no Chromium (dlbook_site.settings.find_chromium, as tests/browser does)."""
+    problem = SITE["chromium_problem"]()
+    if problem:
+        session.error(problem)
 
 
 @nox.session(venv_backend="none")
@@ -137,13 +167,16 @@ def tests(session: nox.Session) -> None:
     filled, so it checks everything but the training itself. ``-- --retrain`` trains
     every model again in the nbval pass instead: a full reproducibility check.
     """
+    # it ends by driving Chromium over the site: look for it before anything is built
+    require_chromium(session)
     python = book_python(session)
     args = list(session.posargs)
     retrain = "--retrain" in args
     if retrain:
         args.remove("--retrain")
-    # data and weights must be there: a test that would skip for want of them fails
-    site = {"DLBOOK_BUILD_DIR": str(TEST_BUILD), "DLBOOK_REQUIRE_DATA": "1"}
+    # data, weights and the built site must be there: a test that would skip for want
+    # of them fails
+    site = {SITE["SITE_VAR"]: str(TEST_BUILD), SITE["REQUIRE_VAR"]: "1"}
     # create the execution cache's database before two workers race to create it
     # (seen: "table settings already exists" from jupyter-cache's sqlite on a clean clone)
     cache = str(TEST_BUILD / ".jupyter_cache")
@@ -166,12 +199,7 @@ def tests(session: nox.Session) -> None:
         # two workers, one page each at a time: pages run in parallel (1.6x on 2 cores)
         *SETTINGS["NBVAL_ARGS"],
         *args,
-        env={
-            **BOOK_VARS,
-            **site,
-            "DLBOOK_SITE_BUILT": "1",
-            "DLBOOK_RETRAIN": "1" if retrain else "",
-        },
+        env={**BOOK_VARS, **site, "DLBOOK_RETRAIN": "1" if retrain else ""},
         external=True,
     )
     # every page's script as a reader pastes it, and the page weights, on that site
@@ -183,7 +211,7 @@ def tests(session: nox.Session) -> None:
 def paste_and_weigh(session: nox.Session, python: str, *args: str) -> None:
     """Every page's script (its code as the copy buttons copy it) run in a fresh
     interpreter lacking every package `pip install 'dlbook[data]'` would not install
-    (dlbook.book.reader), and the page weights; on the site `tests` built, whose store
+    (dlbook_site.reader), and the page weights; on the site `tests` built, whose store
     restores the trainings. Pages are dealt to two workers one by one."""
     session.run(
         python,
@@ -198,11 +226,7 @@ def paste_and_weigh(session: nox.Session, python: str, *args: str) -> None:
         "--dist",
         "load",
         *args,
-        env={
-            **BOOK_VARS,
-            "DLBOOK_BUILD_DIR": str(TEST_BUILD),
-            "DLBOOK_SITE_BUILT": "1",
-        },
+        env={**BOOK_VARS, SITE["SITE_VAR"]: str(TEST_BUILD), SITE["REQUIRE_VAR"]: "1"},
         external=True,
     )
 
@@ -222,13 +246,14 @@ def browser(session: nox.Session) -> None:
     failed or off-site requests, images, search, copy buttons, downloads, screenshots.
 
     Uses the system Chromium (Debian: `apt-get install chromium`; another binary:
-    DLBOOK_CHROMIUM=/path); Playwright never downloads one. The site: DLBOOK_SITE, else
-    what `tests` built, else what `docs` built. ``tests`` runs it last.
+    DLBOOK_CHROMIUM=/path); Playwright never downloads one. The site: the build folder
+    DLBOOK_SITE, else what `tests` built, else what `docs` built. ``tests`` runs it last.
     """
     import tomllib
 
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    session.install(*extras["optional-dependencies"]["browser"], "pytest>=8")
+    require_chromium(session)
+    project = tomllib.loads((SITEBUILD / "pyproject.toml").read_text())["project"]
+    session.install(*project["optional-dependencies"]["browser"], "pytest>=8")
     session.run(
         "pytest",
         "tests/browser",

@@ -16,7 +16,7 @@ the real build, its cache and its trained-model store are untouched. Prints:
 - the nbval pass over every executed page (two workers, as ``nox -s tests`` runs it)
   against the build's execution time (goal at most 0.35);
 - the weight of every page of the cold build's site (HTML + its own images, against
-  the limits of 3 MB a page and 1 MB the median; :mod:`dlbook.book.weight`).
+  the limits of 3 MB a page and 1 MB the median; :mod:`dlbook_site.weight`).
 
 Run through ``./noxw -s benchmark``; ``-- --quick`` skips the nbval pass.
 """
@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 
 from dlbook.base import settings
-from dlbook.book import weight
 from dlbook.training import store
+from dlbook_site import weight
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE_PAGE = "convnets"  # a training page; its figure edit must not retrain
@@ -149,7 +149,10 @@ def nbval_pass(repo: Path, env: dict) -> tuple[float, bool]:
             str(repo),
         ],
         check=False,
-        env={**env, "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{repo / 'tests'}"},
+        env={
+            **env,
+            "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(repo / "tests")]),
+        },
         cwd=repo,
     )
     return time.perf_counter() - start, done.returncode == 0
@@ -176,9 +179,11 @@ def main(quick: bool = False) -> None:
         env = {
             **os.environ,
             "DLBOOK_STORE": str(Path(tmp) / "store"),
-            "PYTHONPATH": str(repo / "src"),
+            # the copy's code: dlbook and the site machinery
+            "PYTHONPATH": os.pathsep.join([str(repo / "src"), str(repo / "sitebuild")]),
         }
         env.pop("DLBOOK_RETRAIN", None)
+        env.pop("DLBOOK_SITE", None)  # the copy builds into its own docs/_build
 
         cold = build(repo, env)
         cold_pages = execution_times(repo)

@@ -1,7 +1,7 @@
 """Print the weight of every page of a built site: HTML plus its own images, in KB.
 
 ``python benchmarks/page_weight.py [SITE]`` weighs SITE (a folder holding
-index.html; default ``docs/_build/html``) with :mod:`dlbook.book.weight`: one row per
+index.html; default ``docs/_build/html``) with :mod:`dlbook_site.weight`: one row per
 page, the median and the heaviest page against the limits (3 MB a page, 1 MB the
 median) and the shared theme files, counted once. ``build_times.py`` prints the same
 table for the site its cold build made.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dlbook.book import weight
+from dlbook_site import weight
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 from dlbook.base import settings
+from dlbook_site import settings as site_settings
+from dlbook_site.scripts import COPY_BUTTON
 
 # Set before any kernel starts: kernels inherit the build's environment (the variables
 # and why: dlbook.base.settings.ENVIRONMENT).
@@ -18,11 +20,12 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_design",
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
-    "dlbook.book.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
-    "dlbook.book.downloads",  # notebook + script per page; listings with their imports
-    "dlbook.book.api_reference",  # API reference, each object with the pages using it
-    "dlbook.book.gallery",  # the landing page's cards, one per section of the notes
-    "dlbook.book.photos",  # figures of photographs served as JPEG
+    # the site machinery, the package dlbook_site (sitebuild/), not part of dlbook:
+    "dlbook_site.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
+    "dlbook_site.downloads",  # notebook + script per page; listings with their imports
+    "dlbook_site.api_reference",  # API reference, each object with the pages using it
+    "dlbook_site.gallery",  # the landing page's cards, one per section of the notes
+    "dlbook_site.photos",  # figures of photographs served as JPEG
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
@@ -39,9 +42,9 @@ myst_enable_extensions = [
 ]
 myst_heading_anchors = 3
 nb_execution_mode = "cache"
-# The site's build folder; `nox -s tests` builds into its own (DLBOOK_BUILD_DIR) so that
-# pages it executes two at a time never end up in the published site's cache.
-BUILD_DIR = Path(os.environ.get("DLBOOK_BUILD_DIR") or Path(__file__).parent / "_build")
+# The site's build folder, DLBOOK_SITE or docs/_build: `nox -s tests` builds into its
+# own so that pages it executes two at a time never end up in the published site's cache.
+BUILD_DIR = site_settings.build_folder(Path(__file__).parent)
 nb_execution_cache_path = str(BUILD_DIR / ".jupyter_cache")
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_show_tb = True  # ...and the log shows its traceback
@@ -58,12 +61,10 @@ html_favicon = "_static/favicon.svg"
 html_show_sourcelink = True
 html_last_updated_fmt = None
 
-# Copy code without prompts or outputs; no copy button on cell outputs.
-copybutton_selector = ":not(.output) > div.highlight pre"
-copybutton_prompt_text = r">>> |\.\.\. |\$ |In \[\d*\]: | {2,5}\.\.\.: "
-copybutton_prompt_is_regexp = True
-copybutton_only_copy_prompt_lines = True
-copybutton_exclude = ".linenos, .gp, .go"
+# Copy code without prompts or outputs; no copy button on cell outputs. The copybutton_*
+# settings are defined once, in dlbook_site.scripts: the page scripts (downloads/*.py)
+# and the tests apply the same rule.
+globals().update(COPY_BUTTON)
 
 
 def setup(app):

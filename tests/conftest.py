@@ -1,18 +1,22 @@
-"""Test set-up: a quiet TensorFlow, a headless matplotlib, and glue-aware nbval.
+"""Test set-up: a quiet TensorFlow, a headless matplotlib, the built site the checks
+read, the store turned off where a test asks, and glue-aware nbval.
 
 myst-nb moves glued values out of the executed notebooks it writes
 (``<build>/jupyter_execute/<page>.ipynb``) into ``<page>.glue.json``. When nbval
 re-executes a page, those glue outputs come back; here they are compared with the
-build's ``glue.json`` instead of with the cell, so glued numbers are validated too.
+build's ``glue.json`` instead of with the cell (:func:`compare_with_glue`), so glued
+numbers are validated too.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 
-from dlbook.base import settings  # noqa: E402  (standard library only)
+from dlbook.base import settings  # (both standard library only)
+from dlbook_site import settings as site_settings
 
 settings.apply_environment(os.environ)
 
@@ -22,33 +26,57 @@ import pytest  # noqa: E402
 matplotlib.use("Agg")  # this process only: nbval's kernels keep the inline backend
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRE_DATA = "DLBOOK_REQUIRE_DATA"
-# The built site the site checks read: DLBOOK_BUILD_DIR (`nox -s tests` builds into
-# docs/_build/tests and sets it), else docs/_build.
-BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
+# The build folder of the site the checks read (html/, jupyter_execute/): DLBOOK_SITE
+# (`nox -s tests` builds into docs/_build/tests and sets it), else what `tests` built,
+# else docs/_build (dlbook_site.settings.checked_build).
+BUILD = site_settings.checked_build(ROOT / "docs")
+HTML = BUILD / "html"
+EXECUTED = BUILD / "jupyter_execute"
+NOT_BUILT = "site not built: run `./noxw -s docs` (or `./noxw -s tests`)"
+
+
+def missing_data(reason: str):
+    """Skip a test whose fetched data, weights or built site are absent, except where
+    they must be there (``DLBOOK_REQUIRE_DATA=1``, set by ``nox -s tests``, which
+    fetches the data and builds the site): then it fails."""
+    if site_settings.required():
+        pytest.fail(
+            f"{reason} ({site_settings.REQUIRE_VAR}=1: nox fetched the data and "
+            "built the site, so it must be there)"
+        )
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def built_html() -> Path:
-    """The built site's HTML folder; skips when there is none, except under nox
-    (``DLBOOK_SITE_BUILT=1``: it built the site, so a missing one fails)."""
-    html = BUILD / "html"
-    if not (html / "index.html").exists():
-        if os.environ.get("DLBOOK_SITE_BUILT"):
-            pytest.fail(f"nox built the site but {html / 'index.html'} is missing")
-        pytest.skip("site not built: run `./noxw -s docs` (or `./noxw -s tests`)")
-    return html
+    """The built site's HTML folder (``BUILD / "html"``); skips when there is none,
+    except where it must be there (:func:`missing_data`)."""
+    if not (HTML / "index.html").exists():
+        missing_data(f"{NOT_BUILT}; no {HTML / 'index.html'}")
+    return HTML
 
 
-def missing_data(reason: str):
-    """Skip a test whose fetched data or weights are absent, except where they must be
-    there (``DLBOOK_REQUIRE_DATA=1``, set by ``nox -s tests``): then it fails."""
-    if os.environ.get(REQUIRE_DATA, "") == "1":
-        pytest.fail(
-            f"{reason} ({REQUIRE_DATA}=1: nox installs it, so it must be there)"
-        )
-    pytest.skip(reason)
+@pytest.fixture(scope="session")
+def executed_notebooks(built_html) -> list[Path]:
+    """The notebooks the build executed (``BUILD / "jupyter_execute"``), which nbval
+    compares against."""
+    notebooks = sorted(EXECUTED.glob("*.ipynb"))
+    if not notebooks:
+        missing_data(f"{NOT_BUILT}; no executed notebooks in {EXECUTED}")
+    return notebooks
 
+
+@pytest.fixture
+def no_store(monkeypatch):
+    """The trained-model store off (``DLBOOK_STORE=off``): every training trains, so a
+    test can compare two runs of it."""
+    from dlbook.training import store
+
+    monkeypatch.setenv(store.STORE_VAR, "off")
+    monkeypatch.delenv(store.RETRAIN_VAR, raising=False)
+
+
+# --- nbval: glued values compared with the build's glue.json -------------------------
 
 GLUE_PREFIX = "application/papermill.record/"
 
@@ -70,37 +98,54 @@ def split_glue(outputs):
     return kept, glued
 
 
-def _install_glue_comparison() -> None:
+def compare_with_glue(cell, compare, test, ref, skip_compare=None) -> bool:
+    """nbval's comparison of one cell's outputs, glued values apart.
+
+    ``cell`` is nbval's ``IPyNbCell`` and ``compare`` its own ``compare_outputs``. The
+    outputs of this run (``test``) hold the glue outputs, the build's notebook (``ref``)
+    does not: myst-nb moved them to ``<page>.glue.json``. So ``compare`` gets the
+    outputs without them, and each glued value is compared, after nbval's sanitizers,
+    with the build's value in that file. A difference is written to nbval's report
+    (``cell.comparison_traceback``) and makes the cell fail.
+    """
+    kept, glued = split_glue(test)
+    same = compare(kept, ref, skip_compare)
+    glue_file = Path(str(cell.parent.fspath)).with_suffix(".glue.json")
+    reference = json.loads(glue_file.read_text()) if glue_file.exists() else {}
+    for key, data in glued.items():
+        expected = reference.get(key, {}).get("data", {}).get("text/plain")
+        got = data.get("text/plain")
+        if expected is None:
+            cell.comparison_traceback.append(
+                f"glue key {key!r} is not in {glue_file.name}"
+            )
+            same = False
+        elif cell.sanitize(expected) != cell.sanitize(got):
+            cell.comparison_traceback.append(
+                f"glued value {key!r} changed: build had {expected}, this run gave {got}"
+            )
+            same = False
+    return same
+
+
+def pytest_collection_modifyitems(items):
+    """Give every notebook cell nbval collected :func:`compare_with_glue` as its
+    comparison.
+
+    nbval 0.11 has no hook or option for how outputs are compared (its only knobs are
+    the sanitizers, ``--nbval-lax`` and cell tags), and without this every cell that
+    glues fails with "Unexpected output fields". So the comparison is ours, set here on
+    each collected cell (not on nbval's class) around nbval's own, which still compares
+    everything but the glue outputs.
+    """
     try:
         from nbval.plugin import IPyNbCell
-    except ImportError:  # nbval not installed: nothing to patch
+    except ImportError:  # nbval not installed: no notebook cells to compare
         return
-    original = IPyNbCell.compare_outputs
-    if getattr(original, "dlbook_glue_aware", False):
-        return
-
-    def compare_outputs(self, test, ref, skip_compare=None):
-        kept, glued = split_glue(test)
-        same = original(self, kept, ref, skip_compare)
-        glue_file = Path(str(self.parent.fspath)).with_suffix(".glue.json")
-        reference = json.loads(glue_file.read_text()) if glue_file.exists() else {}
-        for key, data in glued.items():
-            expected = reference.get(key, {}).get("data", {}).get("text/plain")
-            got = data.get("text/plain")
-            if expected is None:
-                self.comparison_traceback.append(
-                    f"glue key {key!r} is not in {glue_file.name}"
-                )
-                same = False
-            elif self.sanitize(expected) != self.sanitize(got):
-                self.comparison_traceback.append(
-                    f"glued value {key!r} changed: build had {expected}, this run gave {got}"
-                )
-                same = False
-        return same
-
-    compare_outputs.dlbook_glue_aware = True
-    IPyNbCell.compare_outputs = compare_outputs
-
-
-_install_glue_comparison()
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            # nbval calls self.compare_outputs(test, ref): this cell's attribute now
+            nbval_compare = item.compare_outputs  # nbval's own, bound to this cell
+            item.compare_outputs = functools.partial(
+                compare_with_glue, item, nbval_compare
+            )

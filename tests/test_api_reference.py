@@ -1,9 +1,9 @@
-"""The API reference's maps (dlbook.book.api_reference) on a small fake package."""
+"""The API reference's maps (dlbook_site.api_reference) on a small fake package."""
 
 from pathlib import Path
 
-from dlbook.book.api_reference import Resolver, compute_uses, modules
 from dlbook.base.closure import PackageIndex
+from dlbook_site.api_reference import Resolver, compute_uses, modules
 
 ROOT = Path(__file__).resolve().parents[1]
 

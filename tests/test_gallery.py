@@ -1,4 +1,4 @@
-"""The landing gallery (dlbook.book.gallery): entries, what a card reads from its page,
+"""The landing gallery (dlbook_site.gallery): entries, what a card reads from its page,
 thumbnails, and on the built site one card per page in the notes' order."""
 
 import json
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from docutils.core import publish_doctree
 
-from dlbook.book import gallery
+from dlbook_site import gallery
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEX = ROOT / "docs" / "index.md"

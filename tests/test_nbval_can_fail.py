@@ -1,13 +1,17 @@
 """The validation can fail: nbval, with our sanitizers and glue comparison, catches a
 changed claim, and passes an unchanged one whose timing differs."""
 
+import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
+from conftest import compare_with_glue
 
 ROOT = Path(__file__).resolve().parents[1]
 SANITIZERS = ROOT / "tests" / "nbval_sanitize.cfg"
@@ -76,3 +80,49 @@ def test_nbval_compares_glued_values(tmp_path, glued_now, passes):
     _notebook(tmp_path / "page.ipynb", code, "done\n", glued="0.97")
     result = _nbval(tmp_path / "page.ipynb")
     assert (result.returncode == 0) is passes, result.stdout[-2000:]
+
+
+def _glue_output(name: str, value: str) -> dict:
+    """A hidden glue output as myst-nb's ``glue(name, value, display=False)`` makes it."""
+    prefix = "application/papermill.record/"
+    return {
+        "output_type": "display_data",
+        "metadata": {"scrapbook": {"name": name, "mime_prefix": prefix}},
+        "data": {prefix + "text/plain": value},
+    }
+
+
+@pytest.mark.parametrize(
+    ("glued_now", "passes", "report"),
+    [
+        ("'took 3.1 s'", True, None),  # sanitized as nbval sanitizes outputs
+        ("'took 3.1 s' ", False, "glued value 'runtime' changed"),
+        (None, False, "glue key 'missing' is not in page.glue.json"),
+    ],
+)
+def test_compare_with_glue_compares_glued_values_with_the_build(
+    tmp_path, glued_now, passes, report
+):
+    """conftest.compare_with_glue on its own: nbval's comparison gets the outputs
+    without the glue, each glued value is compared with the build's glue.json."""
+    build = {"runtime": {"data": {"text/plain": "'took 41.0 s'"}}}
+    (tmp_path / "page.glue.json").write_text(json.dumps(build))
+    printed = {"output_type": "stream", "name": "stdout", "text": "done\n"}
+    glued = _glue_output("runtime", glued_now) if glued_now else None
+    test = [printed, glued or _glue_output("missing", "1")]
+    seen = []
+
+    def nbval_compare(test, ref, skip_compare=None):
+        seen.append((test, ref))
+        cell.comparison_traceback = []  # as nbval's own comparison starts
+        return test == ref
+
+    cell = SimpleNamespace(
+        parent=SimpleNamespace(fspath=tmp_path / "page.ipynb"),
+        sanitize=lambda s: re.sub(r"\d+(\.\d+)? s", "DURATION", s),
+        comparison_traceback=None,
+    )
+    assert compare_with_glue(cell, nbval_compare, test, [printed]) is passes
+    assert seen == [([printed], [printed])]  # nbval never saw the glue output
+    if report:
+        assert any(report in line for line in cell.comparison_traceback)

@@ -1,11 +1,8 @@
 """The page template works in a reader's plain Python: no kernel, no myst-nb."""
 
-import subprocess
-import sys
+from dlbook_site import reader
 
 SCRIPT = """
-import sys
-sys.modules["myst_nb"] = None  # as in a Python with only dlbook installed
 from dlbook.book.page import glue, start_page
 
 page = start_page()
@@ -14,10 +11,12 @@ print(page.seed, page.finish())
 """
 
 
-def test_start_page_and_glue_run_without_myst_nb_or_a_kernel():
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300
-    )
+def test_start_page_and_glue_run_without_myst_nb_or_a_kernel(tmp_path):
+    """In the reader's interpreter (dlbook_site.reader): myst-nb, IPython and
+    everything else that `pip install 'dlbook[data]'` does not install is blocked."""
+    script = tmp_path / "page.py"
+    script.write_text(SCRIPT)
+    done = reader.run_script(script, tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     seed, sentence = done.stdout.strip().split(" ", 1)
     assert seed == "20181"

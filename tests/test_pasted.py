@@ -2,24 +2,28 @@
 fresh interpreter that has only what ``pip install 'dlbook[data]'`` installs.
 
 The scripts are the ``downloads/<page>.py`` files the build writes
-(:mod:`dlbook.book.downloads`); the runner blocks every other installed package
-(:mod:`dlbook.book.reader`). Unit tests of the copy rule, the listings' imports and the
-runner come first.
+(:mod:`dlbook_site.downloads`) in conftest's built site; the runner blocks every other
+installed package (:mod:`dlbook_site.reader`). Unit tests of the copy rule, the
+listings' imports and the runner come first.
 """
 
 import ast
-import os
 import re
+import runpy
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import missing_data
 
-from dlbook.book import reader
-from dlbook.book.listings import needed_imports
-from dlbook.book.scripts import (
+from dlbook.base.closure import PackageIndex
+from dlbook_site import reader
+from dlbook_site.listings import module_of, needed_imports
+from dlbook_site.scripts import (
+    COPY_BUTTON,
+    SITE_RULE,
     Block,
     CopyRule,
     copied_text,
@@ -28,9 +32,6 @@ from dlbook.book.scripts import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
-DOWNLOADS = BUILD / "html" / "downloads"
-SITE_RULE = CopyRule(r">>> |\.\.\. |\$ |In \[\d*\]: | {2,5}\.\.\.: ", True, True)
 PAGES = sorted(
     p.stem
     for p in (ROOT / "docs").glob("*.md")
@@ -38,9 +39,16 @@ PAGES = sorted(
 )
 
 
-def test_copy_rule_matches_the_site_settings():
-    conf = (ROOT / "docs" / "conf.py").read_text(encoding="utf-8")
-    assert f'copybutton_prompt_text = r"{SITE_RULE.prompt}"' in conf
+def test_the_site_copies_by_the_rule_the_scripts_apply():
+    """docs/conf.py gives sphinx-copybutton the settings of COPY_BUTTON, and the page
+    scripts copy by the rule they set (the browser check compares both with the real
+    button)."""
+    conf = runpy.run_path(str(ROOT / "docs" / "conf.py"))
+    settings = {name: v for name, v in conf.items() if name.startswith("copybutton_")}
+    assert settings == COPY_BUTTON
+    assert CopyRule.of(settings) == SITE_RULE
+    with pytest.raises(ValueError, match="copybutton_line_continuation_character"):
+        CopyRule.of({**COPY_BUTTON, "copybutton_line_continuation_character": "\\"})
 
 
 def test_copied_text_strips_prompts_and_drops_outputs():
@@ -49,6 +57,7 @@ def test_copied_text_strips_prompts_and_drops_outputs():
     plain = "a = 1\nprint(a)\n"
     assert copied_text(plain, SITE_RULE) == "a = 1\nprint(a)"
     assert copied_text("$ ./noxw -s docs", SITE_RULE) == "./noxw -s docs"
+    assert copied_text("In [3]: f()\n") == "f()"  # the site's rule by default
 
 
 def test_page_script_keeps_order_and_comments_shell_blocks():
@@ -112,32 +121,48 @@ def test_listing_imports_are_what_the_object_uses(tmp_path):
         needed_imports(module, "missing", "dlbook.demo")
 
 
-def test_reader_lacks_the_build_tools_but_has_dlbook(tmp_path):
+def test_reader_lacks_the_build_tools_and_the_site_machinery_but_has_dlbook(tmp_path):
+    """The reader's interpreter blocks what `pip install 'dlbook[data]'` would not
+    install: the build's tools and dlbook_site itself, which runs it from outside
+    dlbook (test_page runs the page template in it)."""
     blocked = reader.blocked_modules()
-    assert {"sphinx", "myst_nb", "IPython", "pytest", "nbval"} <= blocked
+    assert {"sphinx", "myst_nb", "IPython", "pytest", "nbval", "dlbook_site"} <= blocked
     assert not {"numpy", "keras", "matplotlib", "dlbook"} & blocked
-    uses_sphinx = tmp_path / "a.py"
-    uses_sphinx.write_text("import numpy\nimport sphinx\n")
-    result = reader.run_script(uses_sphinx, tmp_path, timeout=120)
-    assert result.returncode != 0
-    assert "does not install it" in result.stderr
-    fine = tmp_path / "b.py"
-    fine.write_text("import dlbook.book.page as p\np.glue('x', 1)\nprint('ok')\n")
-    result = reader.run_script(fine, tmp_path, timeout=120)
+    for number, module in enumerate(("sphinx", "dlbook_site")):
+        script = tmp_path / f"uses_{number}.py"
+        script.write_text(f"import numpy\nimport {module}\n")
+        result = reader.run_script(script, tmp_path, timeout=120)
+        assert result.returncode != 0
+        assert f"No module named {module!r}" in result.stderr
+        assert "does not install it" in result.stderr
+    fine = tmp_path / "fine.py"
+    fine.write_text("import dlbook.training\nprint('ok')\n")
+    result = reader.run_script(fine, tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"
     with pytest.raises(ValueError, match="script must be an existing file"):
         reader.run_script(tmp_path / "none.py", tmp_path)
 
 
+def test_module_of_names_the_files_of_the_package_only(tmp_path):
+    package = tmp_path / "src" / "fake"
+    (package / "sub").mkdir(parents=True)
+    index = PackageIndex("fake", package)
+    assert module_of(index, package / "sub" / "core.py") == "fake.sub.core"
+    assert module_of(index, package / "sub" / "__init__.py") == "fake.sub"
+    assert module_of(index, tmp_path / "src" / "fake" / ".." / "fake" / "a.py") == (
+        "fake.a"
+    )
+    assert module_of(index, tmp_path / "src" / "other.py") is None
+    assert module_of(index, package / "notes.txt") is None
+
+
 @pytest.mark.pasted
 @pytest.mark.parametrize("page", PAGES)
-def test_page_code_runs_as_pasted(page, tmp_path):
-    script = DOWNLOADS / f"{page}.py"
+def test_page_code_runs_as_pasted(page, tmp_path, built_html):
+    script = built_html / "downloads" / f"{page}.py"
     if not script.is_file():
-        if os.environ.get("DLBOOK_SITE_BUILT"):
-            pytest.fail(f"the build wrote no script for {page}: {script} is missing")
-        pytest.skip("site not built: run `./noxw -s docs` (or `./noxw -s tests`)")
+        missing_data(f"the build wrote no script for {page}: {script} is missing")
     result = reader.run_script(script, tmp_path, timeout=1800)
     tail = "\n".join(result.stderr.splitlines()[-25:])
     assert result.returncode == 0, f"{page}.py failed when pasted:\n{tail}"
@@ -174,7 +199,7 @@ def test_every_listing_runs_pasted_alone(path, pyobject):
     """A listing as shown (its needed imports, then its source, methods dedented)
     executes in an empty namespace: annotations and base classes resolve."""
     source = ROOT / path
-    module = ".".join(Path(path).with_suffix("").parts[1:])
+    module = module_of(PackageIndex("dlbook", ROOT / "src" / "dlbook"), source)
     tree = ast.parse(source.read_text(encoding="utf-8"))
     node = tree
     for part in pyobject.split("."):

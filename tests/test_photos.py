@@ -1,10 +1,10 @@
-"""Figures of photographs become JPEGs on white (dlbook.book.photos)."""
+"""Figures of photographs become JPEGs on white (dlbook_site.photos)."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dlbook.book import photos
+from dlbook_site import photos
 
 
 def test_to_jpeg_lays_transparency_on_white_and_is_deterministic(tmp_path):

@@ -1,49 +1,39 @@
 """Checks of the built site and of the repository's promises (README, CI, references).
 
-The built-site checks need a built site: ``docs/_build`` by default, or the folder in
-DLBOOK_BUILD_DIR (``nox -s tests`` builds into ``docs/_build/tests`` and sets it, with
-DLBOOK_SITE_BUILT=1, so there a missing build fails instead of skipping).
+The built-site checks read conftest's ``built_html`` and ``executed_notebooks`` (the
+build folder DLBOOK_SITE, else what ``nox -s tests`` built, else ``docs/_build``);
+without a built site they skip, except under ``nox -s tests`` (DLBOOK_REQUIRE_DATA=1),
+where they fail.
 """
 
 import json
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from dlbook_site.scripts import COPY_BUTTON
+from dlbook_site.weight import pages
+
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = Path(os.environ.get("DLBOOK_BUILD_DIR") or ROOT / "docs" / "_build")
-HTML = BUILD / "html"
-EXECUTED = BUILD / "jupyter_execute"
 NOTES = ROOT.parent / "shared" / "seed" / "notes.md"
 
 
-@pytest.fixture(scope="module")
-def site(built_html):
-    """The built site's HTML folder (conftest.built_html)."""
-    return built_html
-
-
-def _pages(site):
-    return [p for p in site.rglob("*.html") if "_static" not in p.parts]
-
-
-def test_no_page_requests_another_host(site):
+def test_no_page_requests_another_host(built_html):
     remote = re.compile(
         r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""", re.I
     )
-    for page in _pages(site):
+    for page in pages(built_html):
         hits = remote.findall(page.read_text(encoding="utf-8"))
         assert not hits, f"{page.name} loads something from another host: {hits[:3]}"
 
 
-def test_math_is_served_locally(site):
-    memo = (site / "memo.html").read_text(encoding="utf-8")
+def test_math_is_served_locally(built_html):
+    memo = (built_html / "memo.html").read_text(encoding="utf-8")
     assert re.search(r'src="_static/mathjax/tex-chtml\.js', memo)
-    assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
-    assert any((site / "_static" / "mathjax").rglob("*.woff")), (
+    assert (built_html / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert any((built_html / "_static" / "mathjax").rglob("*.woff")), (
         "MathJax fonts are local too"
     )
     assert r"\frac" in memo, (
@@ -51,24 +41,22 @@ def test_math_is_served_locally(site):
     )
 
 
-def test_favicon_is_shipped(site):
-    index = (site / "index.html").read_text(encoding="utf-8")
+def test_favicon_is_shipped(built_html):
+    index = (built_html / "index.html").read_text(encoding="utf-8")
     assert re.search(r'rel="(shortcut )?icon" href="_static/favicon.svg"', index)
-    assert (site / "_static" / "favicon.svg").exists()
+    assert (built_html / "_static" / "favicon.svg").exists()
 
 
-def test_copy_button_skips_prompts_and_outputs(site):
-    config = (site / "_static" / "copybutton.js").read_text(encoding="utf-8")
-    assert ":not(.output) > div.highlight pre" in config
-    assert ".linenos, .gp, .go" in config
+def test_copy_button_skips_prompts_and_outputs(built_html):
+    """The built copy button has the settings of dlbook_site.scripts.COPY_BUTTON."""
+    config = (built_html / "_static" / "copybutton.js").read_text(encoding="utf-8")
+    assert COPY_BUTTON["copybutton_selector"] in config
+    assert COPY_BUTTON["copybutton_exclude"] in config
 
 
-def test_every_page_was_executed_with_outputs():
+def test_every_page_was_executed_with_outputs(executed_notebooks):
     """nbval compares against these notebooks: each must hold real outputs."""
-    notebooks = sorted(EXECUTED.glob("*.ipynb"))
-    if not notebooks:
-        pytest.skip("no executed notebooks: build the site first")
-    for path in notebooks:
+    for path in executed_notebooks:
         cells = [
             c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
         ]
@@ -78,13 +66,10 @@ def test_every_page_was_executed_with_outputs():
         assert path.with_suffix(".glue.json").exists(), f"{path.name} glues nothing"
 
 
-def test_tables_have_ids_that_do_not_change_between_builds():
+def test_tables_have_ids_that_do_not_change_between_builds(executed_notebooks):
     """A pandas Styler draws a random id into its HTML (``T_3f2a1``): nbval then fails
     and two builds differ. Pages give each styled table a fixed one with ``set_uuid``."""
-    notebooks = sorted(EXECUTED.glob("*.ipynb"))
-    if not notebooks:
-        pytest.skip("no executed notebooks: build the site first")
-    for path in notebooks:
+    for path in executed_notebooks:
         for number, cell in enumerate(json.loads(path.read_text())["cells"]):
             for output in cell.get("outputs", []):
                 html = "".join(output.get("data", {}).get("text/html", ""))
@@ -188,24 +173,24 @@ def _outline(page):
 IMAGE_FILE = re.compile(r"\.(png|jpe?g|gif|svg|webp)$", re.I)
 
 
-def test_every_image_has_alt_text_that_is_not_a_file_name(site):
+def test_every_image_has_alt_text_that_is_not_a_file_name(built_html):
     """Without an alt in the cell's mystnb metadata, an output image's alt is its
     path (``_images/<hash>.png``): useless to a reader who cannot see it."""
     bad = []
-    for page in _pages(site):
+    for page in pages(built_html):
         for image in _outline(page).images:
             alt = (image.get("alt") or "").strip()
             src = (image.get("src") or "")[:60]
             if not alt or "/" in alt or "\\" in alt or IMAGE_FILE.search(alt):
-                bad.append(f"{page.relative_to(site)}: alt={alt!r} src={src}")
+                bad.append(f"{page.relative_to(built_html)}: alt={alt!r} src={src}")
     assert not bad, "images without real alt text:\n" + "\n".join(bad)
 
 
-def test_photographs_are_served_as_jpeg(site):
-    """Cells marked ``dlbook-photo`` load JPEGs (dlbook.book.photos); the OpenCV page
+def test_photographs_are_served_as_jpeg(built_html):
+    """Cells marked ``dlbook-photo`` load JPEGs (dlbook_site.photos); the OpenCV page
     has such figures, so the check cannot pass by finding none."""
     photos = {}
-    for page in _pages(site):
+    for page in pages(built_html):
         for image in _outline(page).images:
             classes = (image.get("class") or "").split()
             # the gallery's small PNG thumbnails keep the class for the dark theme
@@ -218,16 +203,16 @@ def test_photographs_are_served_as_jpeg(site):
     assert not not_jpeg, f"photo figures not served as JPEG: {not_jpeg}"
 
 
-def test_headings_nest(site):
+def test_headings_nest(built_html):
     """One h1 per page, and no level skipped going down (h2 then h4)."""
     bad = []
-    for page in _pages(site):
+    for page in pages(built_html):
         if page.name == "search.html":  # Sphinx's search page has no heading at all
             continue
         levels = _outline(page).headings
         if levels.count(1) != 1 or levels[:1] != [1]:
-            bad.append(f"{page.relative_to(site)}: h1 count {levels.count(1)}")
+            bad.append(f"{page.relative_to(built_html)}: h1 count {levels.count(1)}")
         for before, after in zip(levels, levels[1:], strict=False):
             if after > before + 1:
-                bad.append(f"{page.relative_to(site)}: h{before} then h{after}")
+                bad.append(f"{page.relative_to(built_html)}: h{before} then h{after}")
     assert not bad, "headings that do not nest:\n" + "\n".join(bad)

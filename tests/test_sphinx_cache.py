@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dlbook.book import sphinx_cache
+from dlbook.base.closure import PackageIndex, imported_names
+from dlbook_site import sphinx_cache
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cache_site"
 
@@ -43,7 +44,7 @@ def test_code_cells_are_found_with_their_options_removed():
 
 def test_imported_names_resolve_relative_imports():
     code = "from . import helper\nfrom .sub import thing\nimport numpy as np\n%matplotlib inline"
-    names = sphinx_cache.imported_names(code, "pkg.mod")
+    names = imported_names(code, "pkg.mod")
     assert {"pkg", "pkg.helper", "pkg.sub", "pkg.sub.thing", "numpy"} <= names
     assert "pkg.pkg" not in names
 
@@ -61,7 +62,7 @@ def _write_package(root: Path) -> None:
 
 def test_closure_follows_in_package_imports(tmp_path):
     _write_package(tmp_path)
-    index = sphinx_cache.PackageIndex("fixturepkg", tmp_path / "fixturepkg")
+    index = PackageIndex("fixturepkg", tmp_path / "fixturepkg")
     assert set(index.closure({"fixturepkg.b"})) == {
         "fixturepkg",
         "fixturepkg.b",
@@ -75,7 +76,7 @@ def test_closure_follows_in_package_imports(tmp_path):
 
 def test_page_key_changes_with_imported_code_only(tmp_path):
     _write_package(tmp_path)
-    index = sphinx_cache.PackageIndex("fixturepkg", tmp_path / "fixturepkg")
+    index = PackageIndex("fixturepkg", tmp_path / "fixturepkg")
     page = "```{code-cell} ipython3\nfrom fixturepkg import b\n```\n"
     before = sphinx_cache.page_key(page, ".md", index)
     (tmp_path / "fixturepkg" / "a.py").write_text("VALUE = 'changed'\n")
@@ -87,7 +88,7 @@ def test_page_key_changes_with_imported_code_only(tmp_path):
 
 def test_page_key_ignores_docstrings_comments_and_formatting(tmp_path):
     _write_package(tmp_path)
-    index = sphinx_cache.PackageIndex("fixturepkg", tmp_path / "fixturepkg")
+    index = PackageIndex("fixturepkg", tmp_path / "fixturepkg")
     page = "```{code-cell} ipython3\nfrom fixturepkg import b\n```\n"
     before = sphinx_cache.page_key(page, ".md", index)
     (tmp_path / "fixturepkg" / "b.py").write_text(

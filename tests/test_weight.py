@@ -1,14 +1,14 @@
 """Page weight of the built site: no page over 3 MB, the median page under 1 MB.
 
 A page's weight is its HTML (inlined figures and animations included) plus the images
-it alone loads (:mod:`dlbook.book.weight`). The site is conftest's ``built_html``:
-DLBOOK_BUILD_DIR (``nox -s tests`` sets it, with DLBOOK_SITE_BUILT=1, so a missing
-build fails there instead of skipping), else ``docs/_build``.
+it alone loads (:mod:`dlbook_site.weight`). The site is conftest's ``built_html``: a
+missing build skips, except under ``nox -s tests`` and ``nox -s paste``, where it
+fails.
 """
 
 import pytest
 
-from dlbook.book import weight
+from dlbook_site import weight
 
 # run with the pages' scripts after nbval (noxfile.paste_and_weigh), by `tests` and `paste`
 pytestmark = pytest.mark.weight

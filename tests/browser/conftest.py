@@ -1,17 +1,22 @@
 """The browser check's set-up: the built site served on localhost, headless Chromium.
 
 Run by ``nox -s browser`` (``pytest tests/browser``); the plain ``pytest tests`` run
-does not collect this folder (``norecursedirs`` in pyproject.toml). The site is
-DLBOOK_SITE, else what ``nox -s tests`` built (``docs/_build/tests/html``), else
-``docs/_build/html``. Chromium is the system's (Debian's ``chromium`` package), or the
-binary DLBOOK_CHROMIUM names: Playwright drives it and never downloads a browser.
+does not collect this folder (``norecursedirs`` in pyproject.toml). The site is the
+HTML of the build folder DLBOOK_SITE, else of what ``nox -s tests`` built
+(``docs/_build/tests``), else of ``docs/_build``. Chromium is the system's (Debian's
+``chromium`` package), or the binary DLBOOK_CHROMIUM names: Playwright drives it and
+never downloads a browser.
+
+This environment has Playwright and pytest, not the book: what the check shares with
+the site (where the build is, how Chromium is found, which pages Sphinx generates, the
+copy button's rule) is read by path from ``dlbook_site``'s standard-library-only modules.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import shutil
+import runpy
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
@@ -19,60 +24,36 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_VARIABLE = "DLBOOK_CHROMIUM"
-CHROMIUM_NAMES = (
-    "chromium",
-    "chromium-browser",
-    "google-chrome",
-    "google-chrome-stable",
-)
-INSTALL_HINT = (
-    "install it with `sudo apt-get install chromium` (Debian/Ubuntu), or point "
-    f"{CHROMIUM_VARIABLE} at a Chromium or Chrome binary"
-)
+
+
+@functools.cache
+def site_module(name: str) -> dict:
+    """The namespace of ``dlbook_site.<name>`` (settings, weight, scripts), read by path."""
+    return runpy.run_path(str(ROOT / "sitebuild" / "dlbook_site" / f"{name}.py"))
 
 
 def site_folder() -> Path:
-    """The built site to check (see the module's docstring)."""
-    chosen = os.environ.get("DLBOOK_SITE")
-    if chosen:
-        return Path(chosen).resolve()
-    for folder in (ROOT / "docs/_build/tests/html", ROOT / "docs/_build/html"):
-        if (folder / "index.html").is_file():
-            return folder
-    return ROOT / "docs/_build/html"
-
-
-def find_chromium() -> str | None:
-    """DLBOOK_CHROMIUM, else the first Chromium or Chrome on PATH."""
-    chosen = os.environ.get(CHROMIUM_VARIABLE)
-    if chosen:
-        return chosen if Path(chosen).is_file() else None
-    return next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
+    """The built site to check: the ``html`` of the build folder (see the module)."""
+    return site_module("settings")["checked_build"](ROOT / "docs") / "html"
 
 
 def site_pages(site: Path) -> list[str]:
     """Every HTML page of the site, relative, e.g. ``memo.html``."""
-    return sorted(
-        p.relative_to(site).as_posix()
-        for p in site.rglob("*.html")
-        if not {"_static", "_sources"} & set(p.relative_to(site).parts)
-    )
-
-
-#: pages Sphinx generates (index, search, module index): not in the search index
-GENERATED = {"genindex.html", "search.html", "py-modindex.html"}
+    return [
+        p.relative_to(site).as_posix() for p in site_module("weight")["pages"](site)
+    ]
 
 
 def pytest_generate_tests(metafunc):
     """``page_name``: every page of the built site; ``indexed_page``: those of them
-    the search index holds (all but Sphinx's generated ones)."""
+    the search index holds (all but the pages Sphinx generates, ``weight.GENERATED``)."""
     site = site_folder()
     names = site_pages(site) if (site / "index.html").is_file() else ["index.html"]
     if "page_name" in metafunc.fixturenames:
         metafunc.parametrize("page_name", names)
     if "indexed_page" in metafunc.fixturenames:
-        indexed = [n for n in names if PurePosixPath(n).name not in GENERATED]
+        generated = site_module("weight")["GENERATED"]
+        indexed = [n for n in names if PurePosixPath(n).name not in generated]
         metafunc.parametrize("indexed_page", indexed)
 
 
@@ -81,7 +62,8 @@ def site() -> Path:
     folder = site_folder()
     if not (folder / "index.html").is_file():
         pytest.fail(
-            f"no built site in {folder}: run `./noxw -s docs` (or set DLBOOK_SITE)"
+            f"no built site in {folder}: run `./noxw -s docs` (or set DLBOOK_SITE to "
+            "a build folder)"
         )
     return folder
 
@@ -105,13 +87,17 @@ def base_url(site):
 
 @pytest.fixture(scope="session")
 def browser():
-    executable = find_chromium()
+    settings = site_module("settings")
+    executable = settings["find_chromium"]()
     if executable is None:
-        pytest.fail(f"no Chromium found: {INSTALL_HINT}")
+        pytest.fail(settings["chromium_problem"]())
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("playwright is missing: `pip install -e .[browser]`")
+        pytest.fail(
+            "playwright is missing: run the check with `./noxw -s browser`, which "
+            "installs it (sitebuild/pyproject.toml, extra `browser`)"
+        )
     with sync_playwright() as driver:
         chromium = driver.chromium.launch(executable_path=executable, headless=True)
         yield chromium

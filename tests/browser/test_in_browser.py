@@ -2,24 +2,24 @@
 
 For each page: it loads with no console error, no failed request (an error status or
 a request that never completed) and no request to another host than localhost; every
-image decodes; the copy button copies the first code block as the ``copybutton_*``
-settings of docs/conf.py say it should (prompts stripped, outputs excluded) and sits
-only on the blocks ``copybutton_selector`` names; the page's download links answer;
-the search page finds the page from a word of its title; in the dark theme the plots
-of cell outputs are inverted by a CSS filter and photos are not. A full-page
-screenshot of each page, light and dark theme, goes to docs/_build/screenshots/.
+image decodes; the copy button copies the first code block as the site's rule says it
+should (``dlbook_site.scripts``: the ``COPY_BUTTON`` settings docs/conf.py sets, applied
+by the ``copied_text`` that writes the page scripts; prompts stripped, outputs
+excluded) and sits only on the blocks ``copybutton_selector`` names; the page's
+download links answer; the search page finds the page from a word of its title; in
+the dark theme the plots of cell outputs are inverted by a CSS filter and photos are
+not. A full-page screenshot of each page, light and dark theme, goes to docs/_build/screenshots/.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
 import pytest
+from conftest import site_module
 
-ROOT = Path(__file__).resolve().parents[2]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 VIEWPORT = {"width": 1280, "height": 900}
 # furo keeps the reader's choice in localStorage under this key ("light"/"dark"/"auto")
@@ -27,56 +27,6 @@ THEME_KEY = "theme"
 DOWNLOAD = re.compile(r"(^|/)downloads/[^/]+\.(ipynb|py)$")
 # common words a title may hold that Sphinx's search drops (its English stop words)
 STOP = {"with", "from", "that", "this", "what", "when", "into", "your", "their"}
-
-
-def copybutton_settings() -> dict:
-    """The copybutton_* assignments of docs/conf.py, read without running it."""
-    tree = ast.parse((ROOT / "docs" / "conf.py").read_text(encoding="utf-8"))
-    found = {}
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id.startswith("copybutton_")
-        ):
-            found[node.targets[0].id] = ast.literal_eval(node.value)
-    return found
-
-
-def copied_text(text: str, settings: dict) -> str:
-    """What sphinx-copybutton's formatCopyText puts on the clipboard for ``text``: the
-    same prompt rules, from the same settings (their defaults where conf.py is silent)."""
-    prompt = settings.get("copybutton_prompt_text", "")
-    if not settings.get("copybutton_prompt_is_regexp", False):
-        prompt = re.escape(prompt)
-    only_prompt_lines = settings.get("copybutton_only_copy_prompt_lines", True)
-    remove_prompts = settings.get("copybutton_remove_prompts", True)
-    copy_empty = settings.get("copybutton_copy_empty_lines", True)
-    continuation = settings.get("copybutton_line_continuation_character", "")
-    here_doc = settings.get("copybutton_here_doc_delimiter", "")
-    pattern = re.compile(f"^({prompt})(.*)")
-    lines, any_prompt, in_continuation, in_here_doc = [], False, False, False
-    for line in text.split("\n"):
-        match = pattern.match(line)
-        if match or in_continuation or in_here_doc:
-            any_prompt |= bool(match)
-            lines.append(match.group(2) if remove_prompts and match else line)
-            in_continuation = bool(continuation) and line.endswith(continuation)
-            if here_doc and here_doc in line:
-                in_here_doc = not in_here_doc
-        elif not only_prompt_lines or (copy_empty and line.strip() == ""):
-            lines.append(line)
-    if any_prompt:
-        text = "\n".join(lines)
-    return text[:-1] if text.endswith("\n") else text
-
-
-def test_copy_rules_strip_prompts():
-    settings = copybutton_settings()
-    assert copied_text(">>> x = 1\n... y = 2\nout\n", settings) == "x = 1\ny = 2"
-    assert copied_text("x = 1\nprint(x)\n", settings) == "x = 1\nprint(x)"
-    assert copied_text("In [3]: f()\n", settings) == "f()"
 
 
 class Watch:
@@ -189,7 +139,8 @@ def test_page_in_light_theme(light, base_url, page_name, screenshots):
         assert not filtered, f"figures filtered in the light theme: {filtered}"
         images = page.evaluate(IMAGES)
         assert not images["bad"], f"images that do not decode: {images['bad']}"
-        settings = copybutton_settings()
+        scripts = site_module("scripts")
+        settings = scripts["COPY_BUTTON"]
         buttons = page.evaluate(
             COPY_BUTTONS,
             [settings["copybutton_selector"], settings.get("copybutton_exclude", "")],
@@ -206,7 +157,7 @@ def test_page_in_light_theme(light, base_url, page_name, screenshots):
             button.click()
             page.wait_for_function("document.querySelector('button.copybtn.success')")
             clipboard = page.evaluate("navigator.clipboard.readText()")
-            expected = copied_text(buttons["text"], settings)
+            expected = scripts["copied_text"](buttons["text"], scripts["SITE_RULE"])
             assert clipboard == expected, "the copy button copied something else"
             assert clipboard.strip(), "the copy button copied nothing"
         for href in page.eval_on_selector_all(

@@ -2,7 +2,7 @@
 bytes), and the installed distributions that code runs on.
 
 Shared by the trained-model store (:mod:`dlbook.training.store`: when must a model
-train again?) and the Sphinx extension (:mod:`dlbook.book.sphinx_cache`: when must a
+train again?) and the Sphinx extension (``dlbook_site.sphinx_cache``: when must a
 page execute again?), so both follow the same imports. A docstring, a comment or a
 reformatting changes neither key; installing an unrelated package changes neither.
 """

@@ -1,11 +1,15 @@
 """A page as a script: its code blocks as the copy button copies them, in page order.
 
-The site's copy button (sphinx-copybutton, configured in ``docs/conf.py``) strips
-prompts by a regular expression and, when a block has prompts, keeps only the prompted
-lines. :func:`copied_text` applies the same rule, so the script a reader downloads
-(:mod:`dlbook.book.downloads`) is exactly what pasting the blocks one by one would run,
-and ``nox -s tests`` runs every page's script in a fresh interpreter
-(:mod:`dlbook.book.reader`).
+The site's copy button (sphinx-copybutton) strips prompts by a regular expression and,
+when a block has prompts, keeps only the prompted lines. Its settings are
+:data:`COPY_BUTTON`, defined here once: ``docs/conf.py`` gives them to
+sphinx-copybutton, :func:`copied_text` applies the same rule (:data:`SITE_RULE`), so the
+script a reader downloads (:mod:`dlbook_site.downloads`) is exactly what pasting the
+blocks one by one would run, and the tests check both against the copy button itself
+(``tests/browser``). ``nox -s tests`` runs every page's script in a fresh interpreter
+(:mod:`dlbook_site.reader`).
+
+Standard library only: the browser check reads this file by path.
 """
 
 from __future__ import annotations
@@ -15,6 +19,17 @@ import re
 from dataclasses import dataclass
 
 PYTHON_LANGUAGES = frozenset({"python", "python3", "py", "ipython", "ipython3"})
+# the copybutton_* settings CopyRule follows (the selector and the excluded nodes say
+# which blocks get a button and which of their nodes are not text)
+_MODELLED = frozenset(
+    {
+        "copybutton_selector",
+        "copybutton_exclude",
+        "copybutton_prompt_text",
+        "copybutton_prompt_is_regexp",
+        "copybutton_only_copy_prompt_lines",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +46,37 @@ class CopyRule:
             return None
         return re.compile(self.prompt if self.is_regexp else re.escape(self.prompt))
 
+    @classmethod
+    def of(cls, settings: dict) -> CopyRule:
+        """The rule that sphinx-copybutton's ``copybutton_*`` ``settings`` set (its
+        defaults for those they leave out). A setting the rule does not model (line
+        continuation, here-documents, prompts kept) is refused rather than ignored."""
+        unknown = sorted(set(settings) - _MODELLED)
+        if unknown:
+            raise ValueError(
+                f"settings: CopyRule models {sorted(_MODELLED)}, not {unknown}"
+            )
+        return cls(
+            settings.get("copybutton_prompt_text", ""),
+            settings.get("copybutton_prompt_is_regexp", False),
+            settings.get("copybutton_only_copy_prompt_lines", True),
+        )
 
-def copied_text(code: str, rule: CopyRule) -> str:
+
+#: The site's copy button: sphinx-copybutton's settings, which ``docs/conf.py`` sets
+#: from here. Code is copied without prompts or outputs; no copy button on outputs.
+COPY_BUTTON = {
+    "copybutton_selector": ":not(.output) > div.highlight pre",
+    "copybutton_prompt_text": r">>> |\.\.\. |\$ |In \[\d*\]: | {2,5}\.\.\.: ",
+    "copybutton_prompt_is_regexp": True,
+    "copybutton_only_copy_prompt_lines": True,
+    "copybutton_exclude": ".linenos, .gp, .go",
+}
+#: What the site's copy button does to a block's text.
+SITE_RULE = CopyRule.of(COPY_BUTTON)
+
+
+def copied_text(code: str, rule: CopyRule = SITE_RULE) -> str:
     """What the copy button puts on the clipboard for a block showing ``code``.
 
     As sphinx-copybutton's ``formatCopyText`` (prompts removed, empty lines copied, no

@@ -5,7 +5,7 @@ alone, such a listing fails (``class Routing(keras.layers.Layer)`` needs ``keras
 defines a function that fails when called. :func:`needed_imports` finds, in the module's
 own source, the import statements whose names the object uses, and a ``from dlbook.x
 import name`` line for each module-level name it uses, so the listing shown is the real
-source preceded by exactly what makes it run (see :mod:`dlbook.book.downloads`).
+source preceded by exactly what makes it run (see :mod:`dlbook_site.downloads`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,24 @@ from __future__ import annotations
 import ast
 import builtins
 from pathlib import Path
+
+from dlbook.base.closure import PackageIndex
+
+
+def module_of(index: PackageIndex, path: str | Path) -> str | None:
+    """The dotted name of the module a ``.py`` file of the package ``index`` maps is
+    (``src/dlbook/capsules.py`` -> ``dlbook.capsules``, ``src/dlbook/training/__init__.py``
+    -> ``dlbook.training``); ``None`` for any other file."""
+    path = Path(path)
+    try:
+        parts = path.resolve().relative_to(index.root.resolve()).with_suffix("").parts
+    except ValueError:
+        return None
+    if not parts or path.suffix != ".py":
+        return None
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join([index.package, *parts])
 
 
 def _find_object(tree: ast.Module, pyobject: str) -> ast.AST:

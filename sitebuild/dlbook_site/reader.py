@@ -1,6 +1,6 @@
 """Run a page's script as a reader would: a fresh interpreter with only ``dlbook[data]``.
 
-The script (:mod:`dlbook.book.scripts`) runs in a new ``python`` process in which every
+The script (:mod:`dlbook_site.scripts`) runs in a new ``python`` process in which every
 installed package that ``pip install 'dlbook[data]'`` would *not* install (Sphinx,
 myst-nb, IPython, pytest, nbval...) cannot be imported: a shown cell that needs one of
 them fails here as it would for a reader. It runs in the book's own environment so that

@@ -4,7 +4,7 @@ The reference page says ``.. dlbook-api::`` (inside an ``{eval-rst}`` block) and
 one autodoc section per module of the package, listed from the package's files when
 the site builds, so a new module appears with no edit. Which pages use what is
 computed from the pages' own code, with the code that decides when a page executes
-again (:func:`dlbook.book.sphinx_cache.code_cells`, :mod:`dlbook.base.closure`):
+again (:func:`dlbook_site.sphinx_cache.code_cells`, :mod:`dlbook.base.closure`):
 
 - a module lists the pages whose import closure includes it: those pages execute
   again when the module changes;
@@ -36,8 +36,9 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
 from dlbook.base.closure import PackageIndex, from_module, imported_names
-from dlbook.book.downloads import Listing
-from dlbook.book.sphinx_cache import code_cells
+from dlbook_site.downloads import Listing
+from dlbook_site.listings import module_of
+from dlbook_site.sphinx_cache import code_cells
 
 # ``{literalinclude} path`` then its ``:option: value`` lines, in a MyST page
 LITERALINCLUDE = re.compile(
@@ -73,19 +74,6 @@ def modules(index: PackageIndex) -> list[str]:
 def _is_package(index: PackageIndex, name: str) -> bool:
     path = index.module_file(name)
     return path is not None and path.name == "__init__.py"
-
-
-def module_of_file(index: PackageIndex, path: Path) -> str | None:
-    """The dotted module name of a file of the package, else ``None``."""
-    try:
-        parts = path.resolve().relative_to(index.root.resolve()).with_suffix("").parts
-    except ValueError:
-        return None
-    if not parts or path.suffix != ".py":
-        return None
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join([index.package, *parts])
 
 
 @dataclass
@@ -230,7 +218,7 @@ def shown_objects(source: str, page: Path, index: PackageIndex) -> set[str]:
     shown = set()
     for match in LITERALINCLUDE.finditer(source):
         pyobject = PYOBJECT.search(match.group("options"))
-        module = module_of_file(index, page.parent / match.group("path"))
+        module = module_of(index, page.parent / match.group("path"))
         if pyobject and module:
             shown.add(f"{module}.{pyobject.group('name')}")
     return shown
@@ -365,7 +353,7 @@ class ApiLiteralInclude(Listing):
         if index is None or not name or any(p.startswith("_") for p in name.split(".")):
             return result
         _, path = self.env.relfn2path(self.arguments[0])
-        module = module_of_file(index, Path(path))
+        module = module_of(index, Path(path))
         if module is None or any(p.startswith("_") for p in module.split(".")):
             return result
         target = f"{module}.{name}"

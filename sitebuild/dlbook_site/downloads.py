@@ -1,18 +1,19 @@
 """Sphinx extension: every executed page can be taken away as a notebook and a script.
 
 - ``downloads/<page>.ipynb``: the notebook the build executed, outputs included (the
-  hidden cache-key cell of :mod:`dlbook.book.sphinx_cache` left out).
+  hidden cache-key cell of :mod:`dlbook_site.sphinx_cache` left out).
 - ``downloads/<page>.py``: the page's code blocks as the copy button copies them, in
-  page order (:func:`dlbook.book.scripts.page_script`); ``nox -s tests`` runs each one in
-  a fresh interpreter (:mod:`dlbook.book.reader`).
+  page order (:func:`dlbook_site.scripts.page_script`); ``nox -s tests`` runs each one in
+  a fresh interpreter (:mod:`dlbook_site.reader`).
 - Both are linked from the page header (``_templates/components/view-this-page.html``).
 - Source listings (``literalinclude`` with ``:pyobject:`` of a ``dlbook`` file) are
-  shown with the import lines they need (:func:`dlbook.book.listings.needed_imports`),
+  shown with the import lines they need (:func:`dlbook_site.listings.needed_imports`),
   so a listing pasted on its own defines something that runs.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from docutils import nodes
 from sphinx.directives.code import LiteralInclude
 from sphinx.util import logging
 
-from dlbook.book.listings import needed_imports
-from dlbook.book.scripts import Block, CopyRule, page_script, rebound_imports
-from dlbook.book.sphinx_cache import KEY_COMMENT
+from dlbook.base.closure import PackageIndex
+from dlbook_site.listings import module_of, needed_imports
+from dlbook_site.scripts import Block, CopyRule, page_script, rebound_imports
+from dlbook_site.sphinx_cache import KEY_COMMENT
 
 FOLDER = "downloads"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -30,16 +32,10 @@ KEY_PREFIX = KEY_COMMENT.split("{key}")[0]
 LOGGER = logging.getLogger(__name__)
 
 
-def module_of(path: Path) -> str | None:
-    """``src/dlbook/capsules.py`` → ``dlbook.capsules``; ``None`` outside ``dlbook``."""
-    parts = Path(path).resolve().with_suffix("").parts
-    if "dlbook" not in parts:
-        return None
-    start = len(parts) - 1 - parts[::-1].index("dlbook")
-    names = list(parts[start:])
-    if names[-1] == "__init__":
-        names.pop()
-    return ".".join(names)
+@functools.cache
+def _package_index() -> PackageIndex | None:
+    """The package whose files the listings show: ``dlbook``, where it is imported from."""
+    return PackageIndex.find("dlbook")
 
 
 class Listing(LiteralInclude):
@@ -50,7 +46,8 @@ class Listing(LiteralInclude):
         pyobject = self.options.get("pyobject")
         if pyobject and "prepend" not in self.options:
             _, path = self.env.relfn2path(self.arguments[0])
-            module = module_of(Path(path))
+            index = _package_index()
+            module = module_of(index, path) if index else None
             try:
                 lines = needed_imports(path, pyobject, module) if module else []
             except (OSError, SyntaxError, ValueError):

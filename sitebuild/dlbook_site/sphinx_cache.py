@@ -35,6 +35,9 @@ CODE_CELL = re.compile(
     r"^(?P<fence>`{3,}|~{3,})\{code-cell\}[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
     re.MULTILINE | re.DOTALL,
 )
+# The hidden cell's text is part of every page's notebook, hence of its execution-cache
+# hash: changing one character of it executes every page again. So it still names this
+# module's former place, dlbook.book.sphinx_cache (now dlbook_site.sphinx_cache).
 KEY_COMMENT = (
     "# dlbook cache key {key}: this page executes again when the code it imports\n"
     "# or an installed package version changes (see dlbook.book.sphinx_cache)."

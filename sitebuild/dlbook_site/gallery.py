@@ -27,7 +27,7 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from dlbook.book.photos import on_white
+from dlbook_site.photos import on_white
 
 #: Largest thumbnail, in pixels (width, height); the aspect ratio is kept.
 THUMBNAIL_SIZE = (360, 220)
