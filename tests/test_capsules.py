@@ -2,12 +2,6 @@ import numpy as np
 import pytest
 
 from dlbook import capsules
-from dlbook.training import store
-
-
-@pytest.fixture
-def no_store(monkeypatch):
-    monkeypatch.setenv(store.STORE_VAR, "off")
 
 
 def test_squash_keeps_direction_and_maps_norms_into_0_1():

@@ -2,12 +2,6 @@ import numpy as np
 import pytest
 
 from dlbook import generative, sample_quality
-from dlbook.training import store
-
-
-@pytest.fixture
-def no_store(monkeypatch):
-    monkeypatch.setenv(store.STORE_VAR, "off")
 
 
 def _line(points, width=1):

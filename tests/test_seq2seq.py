@@ -7,7 +7,6 @@ import pytest
 
 from dlbook import seq2seq, training
 from dlbook.data import generated
-from dlbook.training import store
 
 
 def test_addition_problems_are_seeded_sums_of_the_asked_sizes():
@@ -89,8 +88,7 @@ def test_attention_probe_gives_cross_attention_weights():
         seq2seq.attention_probe(model, "decoder_5_cross")
 
 
-def test_tiny_training_is_deterministic_and_learns(monkeypatch):
-    monkeypatch.setenv(store.STORE_VAR, "off")
+def test_tiny_training_is_deterministic_and_learns(no_store):
     data = generated.addition_problems(256, 1, 1, seed=0)
     part = seq2seq.encode(data.x, data.y, 9, 6)
     runs = []

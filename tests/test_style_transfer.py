@@ -6,13 +6,6 @@ import numpy as np
 import pytest
 
 from dlbook import style_transfer as st
-from dlbook.training import store
-
-
-@pytest.fixture
-def no_store(monkeypatch):
-    monkeypatch.setenv(store.STORE_VAR, "off")
-    monkeypatch.delenv(store.RETRAIN_VAR, raising=False)
 
 
 def test_gram_matrix_by_hand():

@@ -9,13 +9,6 @@ from conftest import missing_data
 
 from dlbook import data, textgen, training
 from dlbook.data import MissingDependencyError, archives
-from dlbook.training import store
-
-
-@pytest.fixture
-def no_store(monkeypatch):
-    monkeypatch.setenv(store.STORE_VAR, "off")
-    monkeypatch.delenv(store.RETRAIN_VAR, raising=False)
 
 
 def test_temperature_probabilities_sum_to_one_and_tend_to_the_argmax():

@@ -157,9 +157,8 @@ def _separable(n=40, seed=0):
     return x, labels
 
 
-def test_fit_steps_takes_exactly_the_steps(monkeypatch):
+def test_fit_steps_takes_exactly_the_steps(no_store):
     # the store off: a second run would restore the weights and step no optimizer
-    monkeypatch.setenv(training.store.STORE_VAR, "off")
     seed_everything(0)
     x, y = _separable()
     head = transfer.softmax_head(5, 2, seed=0)
