@@ -69,31 +69,56 @@ class WordVectors:
         return self.nearest(target, k, exclude=(a, b, c))
 
 
-def analogy_accuracy(space: WordVectors, questions) -> pd.DataFrame:
-    """Top-1 accuracy on the ``questions`` (``corpora.Analogy``) whose four words are all
-    in ``space``, per section and overall; ``asked`` counts them, ``total`` counts all."""
+def analogy_outcomes(space: WordVectors, questions) -> tuple[np.ndarray, np.ndarray]:
+    """Per question of ``questions`` (``corpora.Analogy``): whether ``space`` can ask
+    it (its four words all in the vocabulary) and whether it answers it right (top 1;
+    False where not asked). Two spaces compared on the questions both can ask, answer
+    by answer, are compared like for like (``checks.compare``)."""
     if not isinstance(space, WordVectors):
         raise TypeError(f"space must be WordVectors, got {space!r:.60}")
     if questions is None or not len(questions):
         raise ValueError("questions must hold at least one analogy question")
     index = space.index
-    rows, totals = {}, {}
-    for q in questions:
-        totals[q.section] = totals.get(q.section, 0) + 1
-        if all(w in index for w in (q.a, q.b, q.c, q.d)):
-            rows.setdefault(q.section, []).append(
-                [index[w] for w in (q.a, q.b, q.c, q.d)]
-            )
+    asked = np.array(
+        [all(w in index for w in (q.a, q.b, q.c, q.d)) for q in questions], dtype=bool
+    )
+    right = np.zeros(len(questions), dtype=bool)
+    sections = np.array([q.section for q in questions], dtype=object)
+    for section in dict.fromkeys(sections):  # one batch run per section, in order
+        chosen = np.flatnonzero((sections == section) & asked)
+        ids = np.array(
+            [
+                [
+                    index[w]
+                    for w in (
+                        questions[i].a,
+                        questions[i].b,
+                        questions[i].c,
+                        questions[i].d,
+                    )
+                ]
+                for i in chosen
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 4)
+        right[chosen] = _top1_right(space.vectors, ids)
+    return asked, right
+
+
+def analogy_accuracy(space: WordVectors, questions) -> pd.DataFrame:
+    """Top-1 accuracy on the ``questions`` (``corpora.Analogy``) whose four words are all
+    in ``space``, per section and overall; ``asked`` counts them, ``total`` counts all."""
+    asked, right = analogy_outcomes(space, questions)
+    sections = [q.section for q in questions]
     table = []
-    for section, total in totals.items():
-        ids = np.array(rows.get(section, []), dtype=np.int64).reshape(-1, 4)
-        right = _top1_right(space.vectors, ids)
+    for section in dict.fromkeys(sections):
+        mine = np.array([s == section for s in sections])
         table.append(
             {
                 "section": section,
-                "total": total,
-                "asked": len(ids),
-                "right": int(right.sum()),
+                "total": int(mine.sum()),
+                "asked": int((mine & asked).sum()),
+                "right": int((mine & right).sum()),
             }
         )
     frame = pd.DataFrame(table)

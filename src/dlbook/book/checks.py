@@ -155,14 +155,15 @@ class Comparison:
         )
         return (
             f"{scale * self.difference:+.3g}{unit} [{low:+.3g}, {high:+.3g}], "
-            f"{self.test} {_p(self.p_value, self.test)}, {self.items:,} shared items, "
+            f"{self.test} {_p(self.p_value)}, {self.items:,} shared items, "
             f"{seeds}: {self.verdict}"
         )
 
 
-def _p(p_value: float, test: str) -> str:
-    """``p = 0.032``; a bootstrap that drew no resample across zero reads ``p < 0.001``."""
-    if p_value < 0.001 and test != "McNemar":
+def _p(p_value: float) -> str:
+    """``p = 0.032``; below a thousandth (where a bootstrap drew no resample across
+    zero, or an exact test underflows) ``p < 0.001``."""
+    if p_value < 0.001:
         return "p < 0.001"
     return f"p = {p_value:.2g}"
 

@@ -6,13 +6,18 @@ header glues ``seed`` and ``runtime`` (see CONTRIBUTING.md).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
 
 from dlbook.base import ledger
 from dlbook.base.seeding import DEFAULT_SEED, seed_everything
+from dlbook.book import checks
 from dlbook.book.plotting import use_book_style
+
+#: the glue name of a page's claims ledger (a JSON list of :data:`checks.CLAIMS` rows)
+CLAIMS_GLUE = "dlbook_claims"
 
 
 def glue(name: str, value, display: bool = False) -> None:
@@ -42,6 +47,7 @@ class PageRun:
     seed: int
     started: float = field(default_factory=time.perf_counter)
     ledger_start: int = 0
+    claims_start: int = 0
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -62,12 +68,18 @@ class PageRun:
             f"store; executing took {executed:.0f} s"
         )
         glue("trainings", sentence)
+        # the page's claims ledger, gathered by the site into "Every claim in this book"
+        glue(CLAIMS_GLUE, json.dumps(checks.CLAIMS[self.claims_start :]))
         return sentence
 
 
 def start_page(seed: int = DEFAULT_SEED) -> PageRun:
     """Seed everything, apply the figure style, start the clock; glue ``seed``."""
-    run = PageRun(seed_everything(seed), ledger_start=len(ledger.TRAININGS))
+    run = PageRun(
+        seed_everything(seed),
+        ledger_start=len(ledger.TRAININGS),
+        claims_start=len(checks.CLAIMS),
+    )
     use_book_style()
     glue("seed", str(run.seed))
     return run
