@@ -6,7 +6,7 @@ with a softmax output; :func:`run` trains one on a dataset and reports its figur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,8 +54,11 @@ def waveform_gru(length: int, n_classes: int, frame: int = 16):
 
 
 def symbol_model(kind: str, length: int, n_symbols: int, n_classes: int = 2):
-    """Symbol sequences: ``GRU``, ``conv1d`` (two 3-wide layers, max over positions) or
-    ``bag of symbols`` (counts only: order is thrown away)."""
+    """Symbol sequences: ``GRU``, ``conv1d`` (two 3-wide layers, max over positions:
+    each position sees 5 symbols), ``dilated conv1d`` (3-wide layers dilated 1, 2, 4,
+    8 and 16: each position sees 63 symbols, the whole of a sequence up to that
+    length, so the comparison with the GRU is fair) or ``bag of symbols`` (counts
+    only: order is thrown away)."""
     from keras import layers
 
     bodies = {
@@ -64,6 +67,14 @@ def symbol_model(kind: str, length: int, n_symbols: int, n_classes: int = 2):
             layers.Embedding(n_symbols, 8),
             layers.Conv1D(32, 3, activation="relu"),
             layers.Conv1D(32, 3, activation="relu"),
+            layers.GlobalMaxPooling1D(),
+        ],
+        "dilated conv1d": lambda: [
+            layers.Embedding(n_symbols, 8),
+            *(
+                layers.Conv1D(32, 3, dilation_rate=d, padding="same", activation="relu")
+                for d in (1, 2, 4, 8, 16)
+            ),
             layers.GlobalMaxPooling1D(),
         ],
         "bag of symbols": lambda: [
@@ -172,6 +183,8 @@ class Run:
     seconds_per_epoch: float
     test_accuracy: float
     chance: float
+    #: which test items it read right, in order: for paired comparisons (checks.compare)
+    right: np.ndarray = field(default=None, repr=False)
 
 
 def run(
@@ -190,12 +203,15 @@ def run(
         model, splits, epochs=epochs, patience=patience, seed=seed
     )
     chance = float(np.bincount(splits.test[1]).max() / len(splits.test[1]))
+    x_test, y_test = splits.test
+    right = training.predict(model, x_test).argmax(axis=1) == np.asarray(y_test)
     return Run(
         model.name,
         model.count_params(),
         trained.seconds_per_epoch,
         trained.test_accuracy,
         chance,
+        right,
     )
 
 
