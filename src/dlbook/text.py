@@ -7,7 +7,7 @@ learned from scratch against pretrained ones).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -129,7 +129,8 @@ def text_classifier(
 
 @dataclass
 class TextFit:
-    """One trained text classifier: size, speed and accuracy."""
+    """One trained text classifier: size, speed and accuracy, and which test texts it
+    read right (for paired comparisons on the same texts, ``checks.compare``)."""
 
     kind: str
     seed: int
@@ -138,6 +139,11 @@ class TextFit:
     seconds_per_epoch: float
     val_accuracy: float
     test_accuracy: float
+    test_right: np.ndarray = field(default=None, repr=False)
+
+    def row(self) -> dict:
+        """The figures of a results table (the per-text outcomes left out)."""
+        return {k: v for k, v in vars(self).items() if k != "test_right"}
 
 
 def fit_text_classifier(
@@ -185,6 +191,7 @@ def fit_text_classifier(
         ran, seconds = ran + second.epochs, seconds + second.seconds
         if max(second.history["val_accuracy"]) < max(first.history["val_accuracy"]):
             model.set_weights(stage_one)  # fine-tuning did not help on validation
+    x_test, y_test = test
     return TextFit(
         kind,
         seed,
@@ -193,6 +200,7 @@ def fit_text_classifier(
         seconds / ran,
         training.binary_accuracy(model, *val),
         training.binary_accuracy(model, *test),
+        (training.predict(model, x_test)[:, 0] > 0.5) == np.asarray(y_test),
     )
 
 
@@ -200,7 +208,8 @@ def compare_text_classifiers(
     kinds, train, val, test, vocab_size: int, seeds=(0, 1, 2), **fit_options
 ):
     """Every kind trained once per seed (``fit_options`` go to
-    :func:`fit_text_classifier`); one row per (kind, seed)."""
+    :func:`fit_text_classifier`); one row per (kind, seed), with the per-text test
+    outcomes (``test_right``) for paired comparisons."""
     import pandas as pd
 
     if not len(kinds) or not len(seeds):
@@ -260,11 +269,9 @@ def compare_inputs(
         )
         train, val, test = ((x, p[1]) for x, p in zip(encoded, splits, strict=True))
         rows.append(
-            vars(
-                fit_text_classifier(
-                    kind, train, val, test, width, seed=seed, **fit_options
-                )
-            )
+            fit_text_classifier(
+                kind, train, val, test, width, seed=seed, **fit_options
+            ).row()
         )
     return pd.DataFrame(rows).set_index("kind")
 
