@@ -26,6 +26,7 @@ extensions = [
     "dlbook_site.api_reference",  # API reference, each object with the pages using it
     "dlbook_site.gallery",  # the landing page's cards, one per section of the notes
     "dlbook_site.photos",  # figures of photographs served as JPEG
+    "dlbook_site.claims",  # "Every claim in this book": every page's checks in one table
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]

@@ -10,6 +10,7 @@ numbers are validated too.
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -24,6 +25,8 @@ import matplotlib  # noqa: E402
 import pytest  # noqa: E402
 
 matplotlib.use("Agg")  # this process only: nbval's kernels keep the inline backend
+
+from dlbook.book.page import CLAIMS_GLUE  # noqa: E402  (after the backend is chosen)
 
 ROOT = Path(__file__).resolve().parents[1]
 # The build folder of the site the checks read (html/, jupyter_execute/): DLBOOK_SITE
@@ -98,6 +101,11 @@ def split_glue(outputs):
     return kept, glued
 
 
+def claim_verdicts(text: str) -> list[tuple[str, str]]:
+    """(claim, verdict) of each row of a glued claims ledger (the repr of its JSON)."""
+    return [(c["claim"], c["verdict"]) for c in json.loads(ast.literal_eval(text))]
+
+
 def compare_with_glue(cell, compare, test, ref, skip_compare=None) -> bool:
     """nbval's comparison of one cell's outputs, glued values apart.
 
@@ -120,6 +128,13 @@ def compare_with_glue(cell, compare, test, ref, skip_compare=None) -> bool:
                 f"glue key {key!r} is not in {glue_file.name}"
             )
             same = False
+        elif key == CLAIMS_GLUE:  # measured values include timings: verdicts only
+            if claim_verdicts(expected) != claim_verdicts(got):
+                cell.comparison_traceback.append(
+                    f"a verdict of the claims ledger changed: build had "
+                    f"{claim_verdicts(expected)}, this run gave {claim_verdicts(got)}"
+                )
+                same = False
         elif cell.sanitize(expected) != cell.sanitize(got):
             cell.comparison_traceback.append(
                 f"glued value {key!r} changed: build had {expected}, this run gave {got}"

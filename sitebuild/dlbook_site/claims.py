@@ -1,0 +1,143 @@
+"""Sphinx extension: "Every claim in this book", gathered from every executed page.
+
+Every check a page runs (:mod:`dlbook.book.checks`) lands in the page's claims ledger,
+which ``page.finish()`` glues as ``dlbook_claims`` (a JSON list); myst-nb writes glued
+values beside each executed notebook (``jupyter_execute/<page>.glue.json``), cached or
+not. The ``claims-ledger`` directive becomes a table of them all: page, claim,
+verdict, measured value, bound or test, margin and seeds. The page holding it is read
+again on every build, after every page has executed, so it is never stale; the same
+rows are written to ``claims.json`` in the built site (the benchmark prints the
+smallest margins from it).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+GLUE_NAME = "dlbook_claims"  # dlbook.book.page.CLAIMS_GLUE
+COLUMNS = ("page", "claim", "verdict", "measured", "bound or test", "margin", "seeds")
+
+
+class claims_ledger(nodes.General, nodes.Element):  # noqa: N801 - docutils style
+    """Where the table goes; filled once every page has executed."""
+
+
+class ClaimsLedger(SphinxDirective):
+    """``{claims-ledger}``: the table of every claim the executed pages checked."""
+
+    def run(self) -> list[nodes.Node]:
+        self.env.dlbook_claims_pages = {
+            *getattr(self.env, "dlbook_claims_pages", set()),
+            self.env.docname,
+        }
+        return [claims_ledger()]
+
+
+def gather(executed: Path) -> list[dict]:
+    """Every page's claims, from the glued ledgers in the ``executed`` folder, in page
+    order; each row gets its ``page`` (a docname)."""
+    rows = []
+    for path in sorted(executed.glob("**/*.glue.json")):
+        entry = json.loads(path.read_text(encoding="utf-8")).get(GLUE_NAME)
+        if not entry:
+            continue
+        text = ast.literal_eval(entry["data"]["text/plain"])  # the repr of a str
+        page = path.relative_to(executed).as_posix().removesuffix(".glue.json")
+        rows += [{"page": page, **claim} for claim in json.loads(text)]
+    return rows
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(app, fromdoc: str, rows: list[dict]) -> nodes.table:
+    table = nodes.table(classes=["dlbook-claims"])
+    group = nodes.tgroup(cols=len(COLUMNS))
+    table += group
+    group.extend(nodes.colspec(colwidth=1) for _ in COLUMNS)
+    head = nodes.thead()
+    head += nodes.row("", *(nodes.entry("", nodes.paragraph(text=c)) for c in COLUMNS))
+    group += head
+    body = nodes.tbody()
+    for row in rows:
+        link = nodes.reference(
+            "", row["page"], refuri=app.builder.get_relative_uri(fromdoc, row["page"])
+        )
+        cells = [nodes.paragraph("", "", link)]
+        for column in COLUMNS[1:]:
+            key = {"bound or test": "bound"}.get(column, column)
+            cells.append(nodes.paragraph(text=_text(row.get(key, ""))))
+        body += nodes.row("", *(nodes.entry("", cell) for cell in cells))
+    group += body
+    return table
+
+
+def summary(rows: list[dict]) -> str:
+    """One sentence: how many claims on how many pages, how many undecided."""
+    pages = len({row["page"] for row in rows})
+    undecided = sum(row["verdict"] == "cannot tell" for row in rows)
+    compared = sum(row["verdict"] not in ("holds", "fails") for row in rows)
+    return (
+        f"{_count(len(rows), 'check')} on {_count(pages, 'page')}; {compared} of them "
+        f"compare two methods, of which {undecided} cannot tell."
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _executed(app) -> Path:
+    return Path(app.outdir).parent / "jupyter_execute"
+
+
+def _on_doctree_resolved(app, doctree, docname: str) -> None:
+    found = list(doctree.findall(claims_ledger))
+    if not found:
+        return
+    rows = gather(_executed(app))
+    for node in found:
+        node.replace_self(
+            [nodes.paragraph(text=summary(rows)), _table(app, docname, rows)]
+        )
+
+
+def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
+    return sorted(getattr(env, "dlbook_claims_pages", set()) - added - changed)
+
+
+def _on_env_merge_info(app, env, docnames, other) -> None:
+    env.dlbook_claims_pages = getattr(env, "dlbook_claims_pages", set()) | getattr(
+        other, "dlbook_claims_pages", set()
+    )
+
+
+def _on_env_purge_doc(app, env, docname: str) -> None:
+    getattr(env, "dlbook_claims_pages", set()).discard(docname)
+
+
+def _on_build_finished(app, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        rows = gather(_executed(app))
+        Path(app.outdir, "claims.json").write_text(
+            json.dumps(rows, indent=1), encoding="utf-8"
+        )
+
+
+def setup(app):
+    app.add_node(claims_ledger)
+    app.add_directive("claims-ledger", ClaimsLedger)
+    app.connect("doctree-resolved", _on_doctree_resolved)
+    app.connect("env-get-outdated", _on_env_get_outdated)
+    app.connect("env-merge-info", _on_env_merge_info)
+    app.connect("env-purge-doc", _on_env_purge_doc)
+    app.connect("build-finished", _on_build_finished)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

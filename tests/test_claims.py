@@ -1,0 +1,45 @@
+"""The claims ledger: every check lands in it, the page glues it, the site gathers it
+into "Every claim in this book" (dlbook_site.claims)."""
+
+import json
+
+from dlbook.book import checks
+from dlbook.book.page import CLAIMS_GLUE
+from dlbook_site import claims
+
+
+def glue_file(folder, page, rows):
+    """A glue.json as myst-nb writes it: the glued value's repr as text/plain."""
+    data = {
+        CLAIMS_GLUE: {
+            "output_type": "display_data",
+            "data": {"text/plain": repr(json.dumps(rows))},
+        },
+        "seed": {"data": {"text/plain": "'20181'"}},
+    }
+    path = folder / f"{page}.glue.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def test_the_site_reads_the_name_the_page_glues():
+    assert claims.GLUE_NAME == CLAIMS_GLUE
+
+
+def test_gather_reads_every_page_ledger_in_page_order(tmp_path):
+    start = len(checks.CLAIMS)
+    checks.at_least(0.97, 0.9, "acc")
+    checks.compare([1, 1, 0, 1], [1, 0, 0, 1], names=("a", "b"))
+    glue_file(tmp_path, "beta", checks.CLAIMS[start:])
+    glue_file(tmp_path, "alpha", checks.CLAIMS[start : start + 1])
+    (tmp_path / "gamma.glue.json").write_text(json.dumps({"seed": {}}))  # no ledger
+    rows = claims.gather(tmp_path)
+    assert [(r["page"], r["claim"]) for r in rows] == [
+        ("alpha", "acc"),
+        ("beta", "acc"),
+        ("beta", "a vs b"),
+    ]
+    assert rows[2]["verdict"] == checks.CANNOT_TELL
+    assert claims.summary(rows) == (
+        "3 checks on 2 pages; 1 of them compare two methods, of which 1 cannot tell."
+    )
