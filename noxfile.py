@@ -157,6 +157,41 @@ def page(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def robustness(session: nox.Session) -> None:
+    """Rebuild the book on another numeric path or page seed, each in a folder and store
+    of its own, and report per claim whether its verdict held against the last build
+    (``docs/_build``, else ``docs/_build/tests``): ``-- onednn`` (default: oneDNN
+    kernels on, the cheapest stand-in for another machine) or ``-- seed=N`` (every
+    page started with seed N). Fails if a page fails; flipped verdicts are printed. Not
+    part of CI: it is a full cold build."""
+    variant = (session.posargs or ["onednn"])[0]
+    if variant == "onednn":
+        env = {"TF_ENABLE_ONEDNN_OPTS": "1"}
+    elif variant.startswith("seed=") and variant[5:].isdigit():
+        env = {"DLBOOK_SEED": variant[5:]}
+    else:
+        session.error(f"name onednn or seed=N, got {variant!r}")
+    reference = next(
+        (f for f in (HTML / "claims.json", TEST_HTML / "claims.json") if f.exists()),
+        None,
+    )
+    if reference is None:
+        session.error("no build to compare with: run `./noxw -s docs` first")
+    folder = DOCS / "_build" / f"robustness-{variant.replace('=', '-')}"
+    python = book_python(session)
+    env["DLBOOK_STORE"] = str(folder / "trained")
+    build_site(session, python, env=env, html=folder / "html")
+    session.run(
+        python,
+        "-m",
+        "dlbook_site.claims",
+        str(reference),
+        str(folder / "html" / "claims.json"),
+        external=True,
+    )
+
+
+@nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Build the site (two pages executing at a time, into docs/_build/tests), then unit
     tests, checks of the built site and nbval on every executed page; then every page's

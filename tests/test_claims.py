@@ -43,3 +43,19 @@ def test_gather_reads_every_page_ledger_in_page_order(tmp_path):
     assert claims.summary(rows) == (
         "3 checks on 2 pages; 1 of them compare two methods, of which 1 cannot tell."
     )
+
+
+def test_held_matches_claims_by_page_name_and_occurrence():
+    row = {"measured": 1.0, "bound": 0.5, "margin": 0.5, "seeds": 1}
+    reference = [
+        {"page": "p", "claim": "a vs b", "verdict": "a", **row},
+        {"page": "p", "claim": "a vs b", "verdict": "cannot tell", **row},
+        {"page": "q", "claim": "acc", "verdict": "holds", **row},
+    ]
+    other = [
+        {"page": "p", "claim": "a vs b", "verdict": "cannot tell", **row},
+        {"page": "p", "claim": "a vs b", "verdict": "cannot tell", **row},
+    ]
+    rows = claims.held(reference, other)
+    assert [r["held"] for r in rows] == [False, True, False]
+    assert rows[2]["other verdict"] is None

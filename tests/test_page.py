@@ -1,5 +1,7 @@
 """The page template works in a reader's plain Python: no kernel, no myst-nb."""
 
+import pytest
+
 from dlbook_site import reader
 
 SCRIPT = """
@@ -40,3 +42,17 @@ def test_finish_counts_the_trainings_of_this_page(monkeypatch):
     assert (
         float(glued["runtime"].split()[0]) >= 30
     )  # the restored 30 s count as cold cost
+
+
+def test_the_page_seed_comes_from_dlbook_seed_or_the_default(monkeypatch):
+    from dlbook.base.seeding import DEFAULT_SEED
+    from dlbook.book import page
+
+    monkeypatch.delenv(page.SEED_VAR, raising=False)
+    assert page.page_seed() == DEFAULT_SEED
+    monkeypatch.setenv(page.SEED_VAR, "7")
+    assert page.page_seed() == 7
+    for bad in ("seven", "-1", str(2**32)):
+        monkeypatch.setenv(page.SEED_VAR, bad)
+        with pytest.raises(ValueError, match="DLBOOK_SEED"):
+            page.page_seed()

@@ -141,3 +141,64 @@ def setup(app):
     app.connect("env-purge-doc", _on_env_purge_doc)
     app.connect("build-finished", _on_build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# --- robustness: the same claims on another numeric path or seed -----------------------
+
+
+def _keyed(rows: list[dict]) -> dict[tuple, dict]:
+    """Rows by (page, claim, occurrence): a page may check one claim several times."""
+    seen: dict[tuple, int] = {}
+    keyed = {}
+    for row in rows:
+        name = (row["page"], row["claim"])
+        seen[name] = seen.get(name, 0) + 1
+        keyed[(*name, seen[name])] = row
+    return keyed
+
+
+def held(reference: list[dict], other: list[dict]) -> list[dict]:
+    """Each claim of ``reference`` with its verdict in ``other`` (``None`` where
+    ``other`` did not check it) and whether the verdict held."""
+    mine, theirs = _keyed(reference), _keyed(other)
+    out = []
+    for key, row in mine.items():
+        again = theirs.get(key)
+        verdict = None if again is None else again["verdict"]
+        out.append(
+            {
+                "page": row["page"],
+                "claim": row["claim"],
+                "verdict": row["verdict"],
+                "other verdict": verdict,
+                "held": verdict == row["verdict"],
+            }
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dlbook_site.claims REFERENCE OTHER``: compare two builds' claims.json,
+    print every claim whose verdict did not hold and a count; exit 0 (a report)."""
+    import sys
+
+    reference, other = (
+        json.loads(Path(p).read_text(encoding="utf-8"))
+        for p in (argv if argv is not None else sys.argv[1:])
+    )
+    rows = held(reference, other)
+    flipped = [r for r in rows if not r["held"]]
+    for row in flipped:
+        print(
+            f"FLIPPED {row['page']}: {row['claim']}: {row['verdict']} -> "
+            f"{row['other verdict']}"
+        )
+    print(
+        f"{len(rows) - len(flipped)} of {len(rows)} verdicts held; "
+        f"{len(flipped)} flipped or missing"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

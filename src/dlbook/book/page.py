@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from dlbook.base import ledger
-from dlbook.base.seeding import DEFAULT_SEED, seed_everything
+from dlbook.base.seeding import DEFAULT_SEED, check_seed, seed_everything
 from dlbook.book import checks
 from dlbook.book.plotting import use_book_style
 
@@ -73,10 +73,28 @@ class PageRun:
         return sentence
 
 
-def start_page(seed: int = DEFAULT_SEED) -> PageRun:
-    """Seed everything, apply the figure style, start the clock; glue ``seed``."""
+SEED_VAR = "DLBOOK_SEED"
+
+
+def page_seed() -> int:
+    """The seed pages start with: ``$DLBOOK_SEED`` (``nox -s robustness -- seed=N``
+    rebuilds the book with another), else :data:`DEFAULT_SEED`."""
+    value = os.environ.get(SEED_VAR, "").strip()
+    if not value:
+        return DEFAULT_SEED
+    try:
+        return check_seed(int(value))
+    except ValueError:
+        raise ValueError(
+            f"{SEED_VAR} must be an integer in [0, 2**32), got {value!r}"
+        ) from None
+
+
+def start_page(seed: int | None = None) -> PageRun:
+    """Seed everything (with ``seed``, else :func:`page_seed`), apply the figure
+    style, start the clock; glue ``seed``."""
     run = PageRun(
-        seed_everything(seed),
+        seed_everything(page_seed() if seed is None else seed),
         ledger_start=len(ledger.TRAININGS),
         claims_start=len(checks.CLAIMS),
     )
