@@ -250,10 +250,13 @@ def compare_inputs(
     length: int = 32,
     max_tokens: int = 10_000,
     seed: int = 0,
+    per_text: bool = False,
     **fit_options,
 ):
     """Each kind on its own input (:func:`encode_for`) for the same texts: ``parts`` is a
-    ``data.Splits`` of (texts, labels). One row per kind: size, time, accuracy."""
+    ``data.Splits`` of (texts, labels). One row per kind: size, time, accuracy.
+    ``per_text``: also return, by kind, which test texts it read right (for a paired
+    test on the same texts)."""
     import pandas as pd
 
     if not all(hasattr(parts, part) for part in ("train", "val", "test")):
@@ -262,18 +265,19 @@ def compare_inputs(
         )
     if not len(kinds):
         raise ValueError("kinds must name at least one kind")
-    splits, rows = (parts.train, parts.val, parts.test), []
+    splits, rows, right = (parts.train, parts.val, parts.test), [], {}
     for kind in kinds:
         width, encoded = encode_for(
             kind, *(p[0] for p in splits), max_tokens=max_tokens, length=length
         )
         train, val, test = ((x, p[1]) for x, p in zip(encoded, splits, strict=True))
-        rows.append(
-            fit_text_classifier(
-                kind, train, val, test, width, seed=seed, **fit_options
-            ).row()
+        fitted = fit_text_classifier(
+            kind, train, val, test, width, seed=seed, **fit_options
         )
-    return pd.DataFrame(rows).set_index("kind")
+        rows.append(fitted.row())
+        right[kind] = fitted.test_right
+    table = pd.DataFrame(rows).set_index("kind")
+    return (table, right) if per_text else table
 
 
 def compact_ids(*parts) -> tuple[np.ndarray, list[np.ndarray]]:
