@@ -4,7 +4,7 @@ Each training example is one (word, context word) pair seen in the corpus plus
 ``negatives`` words drawn at random from the unigram distribution raised to 3/4
 (Mikolov et al., 2013): the model learns to score the real context word above the
 random ones with a dot product of two embeddings. Frequent words are subsampled.
-Used on the text-encoding page; judged with :mod:`dlbook.word_vectors`.
+Judged with :mod:`dlbook.word_embeddings`.
 """
 
 from __future__ import annotations

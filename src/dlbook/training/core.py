@@ -1,4 +1,4 @@
-"""The one training core of the book: fit, evaluate, predict, accuracy, reseed.
+"""The one training core of the book: fit, run, predict, accuracy.
 
 Every chapter trains through :func:`fit` (Keras' ``fit`` with validation and early
 stopping) or, for a training that is not one ``fit`` call (a GAN's alternating steps,
