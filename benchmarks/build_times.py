@@ -66,6 +66,19 @@ def edit(repo: Path, path: str, old: str, new: str) -> None:
     file.write_text(text.replace(old, new, 1))
 
 
+def smallest_margins(path: Path, count: int = 10) -> None:
+    """The claims that held by the least (in their own units), and the comparisons
+    that came closest to a verdict: the claims to watch on another machine."""
+    claims = json.loads(path.read_text())
+    print(f"\nthe {count} smallest margins of {len(claims)} claims ({path.name}):")
+    for claim in sorted(claims, key=lambda c: abs(c["margin"]))[:count]:
+        print(
+            f"  {claim['page']}: {claim['claim']}: {claim['verdict']}, "
+            f"margin {claim['margin']:.4g} (measured {claim['measured']}, "
+            f"bound {claim['bound']}, seeds {claim['seeds']})"
+        )
+
+
 def overhead_rows(rows, journal: list[dict], cold: float, what: str) -> None:
     """The store's own cost per training, and in all against the cold build."""
     for line in journal:
@@ -191,6 +204,7 @@ def main(quick: bool = False) -> None:
         rows.append(("cold build (every page executes and trains)", cold, ""))
         rows.append(("  of which page execution", executed, f"{len(cold_pages)} pages"))
         weights = weight.weigh_site(repo / "docs" / "_build" / "html")
+        smallest_margins(repo / "docs" / "_build" / "html" / "claims.json")
         rows.append(("no-change rebuild", build(repo, env), ""))
         misses = store.read_journal(Path(tmp) / "store")
         overhead_rows(rows, misses, cold, "misses of the cold build")
