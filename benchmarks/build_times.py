@@ -16,7 +16,8 @@ the real build, its cache and its trained-model store are untouched. Prints:
 - the nbval pass over every executed page (two workers, as ``nox -s tests`` runs it)
   against the build's execution time (goal at most 0.35);
 - the weight of every page of the cold build's site (HTML + its own images, against
-  the limits of 3 MB a page and 1 MB the median; :mod:`dlbook_site.weight`).
+  the limits of 3 MB a page and 1 MB the median; :mod:`dlbook_site.weight`);
+- the claims with the smallest margins (``claims.json``, :mod:`dlbook_site.claims`).
 
 Run through ``./noxw -s benchmark``; ``-- --quick`` skips the nbval pass.
 """
