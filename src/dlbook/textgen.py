@@ -351,9 +351,11 @@ def train_char_model(
     return {**result.record, "seconds": result.seconds}
 
 
-def nats_with_context(model, ids, length: int) -> float:
+def nats_with_context(model, ids, length: int, per_char: bool = False):
     """Mean cross-entropy (nats per character) of ``model`` on the id stream ``ids``,
-    each character scored with at least ``length // 2`` characters of context.
+    each character scored with at least ``length // 2`` characters of context
+    (``per_char``: each scored character's own loss instead, in text order, for a
+    paired comparison of two models on the same characters).
 
     Keras' validation loss over :func:`next_char_windows` starts each window from a
     zero state, so a window's first characters are guessed almost blind. Here windows
@@ -371,6 +373,8 @@ def nats_with_context(model, ids, length: int) -> float:
     losses = keras.losses.sparse_categorical_crossentropy(
         y[:, half:], logits, from_logits=True
     )
+    if per_char:
+        return np.asarray(losses).ravel()
     return float(np.mean(np.asarray(losses)))
 
 
