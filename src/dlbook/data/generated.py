@@ -12,7 +12,7 @@ import numpy as np
 
 from dlbook.base.seeding import rng
 from dlbook.base.validate import positive_int
-from dlbook.data import Dataset
+from dlbook.data.core import Dataset
 
 
 def _balanced_labels(n: int, n_classes: int, generator) -> np.ndarray:
