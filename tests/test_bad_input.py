@@ -33,6 +33,7 @@ from dlbook import (
     functional,
     generative,
     last_layer,
+    layers,
     models,
     qlearning,
     recurrent,
@@ -47,7 +48,7 @@ from dlbook import (
     video,
     vision,
     word2vec,
-    word_vectors,
+    word_embeddings,
 )
 
 BAD = (ValueError, TypeError)
@@ -174,15 +175,15 @@ def test_fit_checks_its_pairs_and_clipnorm_before_training():
 def test_scaled_dot_product_attention_checks_depth_length_and_mask():
     q, k = zeros(2, 5, 3, 4), zeros(2, 6, 3, 4)
     with pytest.raises(ValueError, match="query and key must have the same depth"):
-        attention.scaled_dot_product_attention(q, zeros(2, 6, 3, 5), k)
+        layers.scaled_dot_product_attention(q, zeros(2, 6, 3, 5), k)
     with pytest.raises(ValueError, match="key and value must have the same length"):
-        attention.scaled_dot_product_attention(q, k, zeros(2, 7, 3, 4))
+        layers.scaled_dot_product_attention(q, k, zeros(2, 7, 3, 4))
     with pytest.raises(ValueError, match=r"mask must have shape \(batch, 5, 6\)"):
-        attention.scaled_dot_product_attention(q, k, k, np.ones((2, 6, 5), bool))
+        layers.scaled_dot_product_attention(q, k, k, np.ones((2, 6, 5), bool))
     with pytest.raises(ValueError, match="same number of heads"):
-        attention.scaled_dot_product_attention(q, zeros(2, 6, 2, 4), zeros(2, 6, 2, 4))
+        layers.scaled_dot_product_attention(q, zeros(2, 6, 2, 4), zeros(2, 6, 2, 4))
     with pytest.raises(ValueError, match="query must have shape"):
-        attention.scaled_dot_product_attention(zeros(5, 3, 4), k, k)
+        layers.scaled_dot_product_attention(zeros(5, 3, 4), k, k)
 
 
 def test_margin_loss_and_capsule_targets_check_shapes_and_labels():
@@ -285,17 +286,6 @@ SWEEP = {
     "architectures.runs_table": (lambda: architectures.runs_table(None), "runs"),
     # attention
     "attention.head_size": (lambda: attention.head_size(64, 0), "heads"),
-    "attention.check_mask": (
-        lambda: attention.check_mask(np.ones((5, 7)), 5, 7),
-        "attention_mask",
-    ),
-    "attention.scaled_dot_product_attention": (
-        lambda: attention.scaled_dot_product_attention(
-            zeros(2, 5, 3, 4), zeros(2, 6, 3, 5), zeros(2, 6, 3, 4)
-        ),
-        "query and key",
-    ),
-    "attention.causal_mask": (lambda: attention.causal_mask(0), "length"),
     "attention.padding_mask": (lambda: attention.padding_mask(None), "ids"),
     "attention.positional_encoding": (
         lambda: attention.positional_encoding(4, 3),
@@ -375,6 +365,10 @@ SWEEP = {
     "convnets.shift_accuracy": (
         lambda: convnets.shift_accuracy(None, zeros(2, 28, 28, 1), [0, 1], -1),
         "max_shift",
+    ),
+    "convnets.trace_layer": (
+        lambda: convnets.trace_layer(softmax_model(), "conv9"),
+        "layer must be one of",
     ),
     "convnets.linear_probe": (
         lambda: convnets.linear_probe(None, None, 0),
@@ -633,6 +627,18 @@ SWEEP = {
         lambda: last_layer.plot_learning_curves([], [], ncols=0),
         "ncols",
     ),
+    # layers
+    "layers.check_mask": (
+        lambda: layers.check_mask(np.ones((5, 7)), 5, 7),
+        "attention_mask",
+    ),
+    "layers.scaled_dot_product_attention": (
+        lambda: layers.scaled_dot_product_attention(
+            zeros(2, 5, 3, 4), zeros(2, 6, 3, 5), zeros(2, 6, 3, 4)
+        ),
+        "query and key",
+    ),
+    "layers.causal_mask": (lambda: layers.causal_mask(0), "length"),
     # models
     "models.dense_network": (lambda: models.dense_network(0, 1, None), "n_inputs"),
     # qlearning
@@ -993,12 +999,19 @@ SWEEP = {
         "epochs",
     ),
     "word2vec.train_word2vec": (lambda: word2vec.train_word2vec(None), "sentences"),
-    # word_vectors
-    "word_vectors.analogy_accuracy": (
-        lambda: word_vectors.analogy_accuracy(None, []),
+    # word_embeddings
+    "word_embeddings.analogy_accuracy": (
+        lambda: word_embeddings.analogy_accuracy(None, []),
         "space",
     ),
-    "word_vectors.plot_map": (lambda: word_vectors.plot_map(None, ["a"]), "space"),
+    "word_embeddings.analogy_outcomes": (
+        lambda: word_embeddings.analogy_outcomes(None, []),
+        "space",
+    ),
+    "word_embeddings.plot_map": (
+        lambda: word_embeddings.plot_map(None, ["a"]),
+        "space",
+    ),
 }
 
 #: Public functions of the chapter modules the sweep leaves out, and why.

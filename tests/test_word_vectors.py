@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from dlbook.data.corpora import Analogy
-from dlbook.word_vectors import WordVectors, analogy_accuracy, plot_map
+from dlbook.word_vectors import WordVectors
 
 # A hand-made space where king - man + woman lands exactly on queen.
 WORDS = ["man", "woman", "king", "queen", "apple"]
@@ -28,24 +27,3 @@ def test_bad_matrices_are_refused():
         WordVectors.from_matrix(WORDS, MATRIX[:3])
     with pytest.raises(ValueError, match="must not repeat"):
         WordVectors.from_matrix(["a", "a"], np.eye(2))
-
-
-def test_analogy_accuracy_counts_only_questions_in_the_vocabulary():
-    space = WordVectors.from_matrix(WORDS, MATRIX)
-    questions = [
-        Analogy("family", "man", "king", "woman", "queen"),
-        Analogy("family", "king", "man", "queen", "apple"),  # wrong: woman is right
-        Analogy("family", "man", "king", "girl", "princess"),
-    ]  # not in vocabulary
-    table = analogy_accuracy(space, questions)
-    assert table.loc["family", ["total", "asked", "right"]].tolist() == [3, 2, 1]
-    assert table.loc["all", "accuracy"] == 0.5
-    assert table["asked"].dtype.kind == "i"  # counts print as counts
-
-
-def test_map_names_missing_words():
-    space = WordVectors.from_matrix(WORDS, MATRIX)
-    ax = plot_map(space, ["man", "woman", "king"])
-    assert len(ax.texts) == 3
-    with pytest.raises(KeyError, match="pear"):
-        plot_map(space, ["man", "pear"])

@@ -10,7 +10,7 @@ import numpy as np
 
 from dlbook import training
 from dlbook.base.validate import array, integer, number, positive_int
-from dlbook.convnets import _trace, conv_layer_names, conv_output_size
+from dlbook.convnets import conv_layer_names, conv_output_size, trace_layer
 
 
 def _image(model, image) -> np.ndarray:
@@ -42,7 +42,7 @@ def conv_activations(model, image: np.ndarray) -> dict[str, np.ndarray]:
     image = _image(model, image)
     maps = {}
     for name in conv_layer_names(model):
-        inputs, inner, _ = _trace(model, name)
+        inputs, inner, _ = trace_layer(model, name)
         maps[name] = np.asarray(
             keras.Model(inputs, inner)(image[None], training=False)
         )[0]

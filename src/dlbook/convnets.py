@@ -307,19 +307,21 @@ def shift_accuracy(model, x: np.ndarray, y: np.ndarray, max_shift: int) -> list[
 # --- looking inside -----------------------------------------------------------------
 
 
-def _trace(model, until: str):
-    """Rebuild a Sequential model functionally; return (inputs, layer output, output)."""
+def trace_layer(model, name: str):
+    """Rebuild a Sequential ``model`` functionally on a new input and return
+    ``(inputs, output of its layer name, output)``: ``keras.Model(inputs, inner)``
+    then reads that layer's feature maps (also on docs/convnet_internals.md)."""
     import keras
 
     inputs = keras.Input(model.inputs[0].shape[1:])
     x, inner = inputs, None
     for layer in model.layers:
         x = layer(x)
-        if layer.name == until:
+        if layer.name == name:
             inner = x
     if inner is None:
         names = [layer.name for layer in model.layers]
-        raise ValueError(f"layer must be one of {names}, got {until!r}")
+        raise ValueError(f"layer must be one of {names}, got {name!r}")
     return inputs, inner, x
 
 
@@ -358,7 +360,7 @@ def linear_probe(
         )
     scores = {}
     for name in conv_layer_names(model):
-        inputs, inner, _ = _trace(model, name)
+        inputs, inner, _ = trace_layer(model, name)
         pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inner))
         x_train, y_train = splits.train[0][:train_size], splits.train[1][:train_size]
         features = training.predict(pooled, x_train)
@@ -390,7 +392,7 @@ def filter_patterns(
     steps = positive_int("steps", steps)
     positive_number("step_size", step_size)
     filters = [integer("filters", index, minimum=0) for index in filters]
-    inputs, inner, _ = _trace(model, layer)
+    inputs, inner, _ = trace_layer(model, layer)
     extractor = keras.Model(inputs, inner)
     shape = (1, *model.inputs[0].shape[1:])
     patterns = []
@@ -414,7 +416,7 @@ def responsive_filters(model, layer: str, count: int = 8) -> list[int]:
     import keras
 
     count = positive_int("count", count)
-    inputs, inner, _ = _trace(model, layer)
+    inputs, inner, _ = trace_layer(model, layer)
     grey = np.full((1, *model.inputs[0].shape[1:]), 0.5, np.float32)
     response = np.asarray(keras.Model(inputs, inner)(grey, training=False)).mean(
         axis=(0, 1, 2)

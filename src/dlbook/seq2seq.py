@@ -1,7 +1,7 @@
 """Sequence to sequence on written sums ("357+86" -> "443"): an encoder-decoder
-Transformer built from :mod:`dlbook.attention`, an LSTM encoder-decoder to compare,
-teacher-forced training through :func:`dlbook.training.fit`, compiled greedy decoding,
-exact-match accuracy and the leak test of a decoder's mask.
+Transformer built from :mod:`dlbook.layers` and :mod:`dlbook.attention`, an LSTM
+encoder-decoder to compare, teacher-forced training through :func:`dlbook.training.fit`,
+compiled greedy decoding, exact-match accuracy and the leak test of a decoder's mask.
 
 Used by ``docs/transformers.md``; the sums come from
 :func:`dlbook.data.generated.addition_problems`.
@@ -14,15 +14,10 @@ import numpy as np
 from keras import layers, ops
 
 from dlbook import training
-from dlbook.attention import (
-    MultiHeadAttention,
-    TokenAndPosition,
-    causal_mask,
-    head_size,
-    padding_mask,
-)
+from dlbook.attention import TokenAndPosition, head_size, padding_mask
 from dlbook.base import validate
 from dlbook.base.validate import positive_int
+from dlbook.layers import MultiHeadAttention, causal_mask
 
 PAD, START, END = 0, 1, 2
 TOKENS = ("<pad>", "<s>", "</s>", *"0123456789", "+")

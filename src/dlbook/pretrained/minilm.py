@@ -32,9 +32,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlbook.attention import MultiHeadAttention
 from dlbook.base.validate import positive_int
 from dlbook.data import archives
+from dlbook.layers import MultiHeadAttention
 from dlbook.word_vectors import WordVectors
 
 SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -579,8 +579,8 @@ def build_encoder(
     mean over non-padding tokens and L2 normalisation. Block ``i``'s layers are named
     ``minilm_layer_{i}_...``. :func:`encoder` fills in the pretrained weights.
 
-    The attention is :class:`dlbook.attention.MultiHeadAttention` (the Transformers
-    page's layer); ``attention_layer`` swaps in another class with its weight layout
+    The attention is :class:`dlbook.layers.MultiHeadAttention` (the layer the
+    Transformers page shows); ``attention_layer`` swaps in another class with its weight layout
     and call, e.g. ``keras.layers.MultiHeadAttention`` to compare the two.
     """
     length = positive_int("length", length)
