@@ -166,18 +166,16 @@ def test_fit_steps_takes_exactly_the_steps(no_store):
     assert int(head.optimizer.iterations.numpy()) == 23
     assert transfer.scores(head, x, y)["accuracy"] > 0.9
     with pytest.raises(ValueError, match="pass store_optimizer=True to that fit"):
-        transfer.fit_steps(head, x, y, steps=5, seed=0, keep_optimizer=True)
+        transfer.fit_steps(head, x, y, steps=5, seed=0, recompile=False)
     training.reset_optimizer(head)  # as reinitialise does
-    transfer.fit_steps(head, x, y, steps=5, batch_size=4, seed=0, keep_optimizer=True)
+    transfer.fit_steps(head, x, y, steps=5, batch_size=4, seed=0, recompile=False)
     assert int(head.optimizer.iterations.numpy()) == 5
     with pytest.raises(ValueError, match="learning_rate must be a positive number"):
         transfer.fit_steps(head, x, y, steps=1, learning_rate=0)
     with pytest.raises(ValueError, match="x and y must be non-empty and of one length"):
         transfer.fit_steps(head, x, y[:3], steps=1)
-    with pytest.raises(ValueError, match="keep_optimizer=True needs a model"):
-        transfer.fit_steps(
-            transfer.softmax_head(5, 2), x, y, steps=1, keep_optimizer=True
-        )
+    with pytest.raises(ValueError, match="recompile=False needs a model"):
+        transfer.fit_steps(transfer.softmax_head(5, 2), x, y, steps=1, recompile=False)
 
 
 def test_reinitialised_model_trains_like_a_fresh_one():
@@ -197,9 +195,7 @@ def test_reinitialised_model_trains_like_a_fresh_one():
     fresh = transfer.fit_steps(tiny(7), x, y, steps=12, batch_size=8, seed=7)
     reused = transfer.fit_steps(tiny(1), x, y, steps=12, batch_size=8, seed=1)
     transfer.reinitialise(reused, tiny(7))
-    transfer.fit_steps(
-        reused, x, y, steps=12, batch_size=8, seed=7, keep_optimizer=True
-    )
+    transfer.fit_steps(reused, x, y, steps=12, batch_size=8, seed=7, recompile=False)
     for a, b in zip(fresh.get_weights(), reused.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="is not the architecture of model"):

@@ -122,16 +122,17 @@ def fit_steps(
     batch_size: int = 16,
     learning_rate: float = 1e-3,
     seed: int = 0,
-    keep_optimizer: bool = False,
+    recompile: bool = True,
 ):
     """Train ``model`` (softmax outputs, integer labels ``y``) with Adam for exactly
     ``steps`` gradient steps of ``batch_size`` examples (:func:`repeated_batches`),
     through :func:`dlbook.training.fit`, and return it.
     Used for every training run on docs/transfer.md.
 
-    ``keep_optimizer=True`` skips compiling, keeping the optimizer (and the training
-    step Keras traced) of an earlier call: for a model re-initialised by
-    :func:`reinitialise`. Compile again (the default) after changing what is trainable.
+    ``recompile=False`` (as in :func:`dlbook.training.fit`) skips compiling, keeping
+    the optimizer (and the training step Keras traced) of an earlier call: for a model
+    re-initialised by :func:`reinitialise`. Compile again (the default) after changing
+    what is trainable.
     """
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y) or len(x) == 0:
@@ -139,10 +140,8 @@ def fit_steps(
             f"x and y must be non-empty and of one length, got {len(x)}, {len(y)}"
         )
     order = repeated_batches(len(x), steps, batch_size, seed)
-    if keep_optimizer and getattr(model, "optimizer", None) is None:
-        raise ValueError(
-            "keep_optimizer=True needs a model that fit_steps compiled before"
-        )
+    if not recompile and getattr(model, "optimizer", None) is None:
+        raise ValueError("recompile=False needs a model that fit_steps compiled before")
     # ten steps per call into TensorFlow: on a CPU the per-step overhead of small
     # models costs more than their arithmetic (same weights as one step per call)
     training.fit(
@@ -155,7 +154,7 @@ def fit_steps(
         shuffle=False,
         seed=seed,
         steps_per_execution=10,
-        recompile=not keep_optimizer,
+        recompile=recompile,
     )
     return model
 
@@ -301,7 +300,7 @@ def scratch_method(
             batch_size,
             learning_rate,
             seed=seed,
-            keep_optimizer=model is not fresh,
+            recompile=model is fresh,
         )
         return scores(model, inputs[test], labels[test])["accuracy"]
 

@@ -34,7 +34,7 @@ class Result:
     seconds: float
     restored: bool
     key: str
-    #: the optimizers' variables by model name, when ``run(keep_optimizers=True)``
+    #: the optimizers' variables by model name, when ``run(store_optimizer=True)``
     optimizers: dict = field(default_factory=dict, repr=False)
 
 
@@ -49,7 +49,7 @@ def run(
     models,
     *,
     seed: int = 0,
-    keep_optimizers: bool = False,
+    store_optimizer: bool = False,
     key: str | None = None,
     **arguments,
 ) -> Result:
@@ -61,7 +61,7 @@ def run(
     Either way every random generator is seeded with ``seed`` before and with
     :func:`after_seed` after, so the cells that follow print the same, and the record
     is the same (it goes through JSON both ways: NumPy values become plain ones).
-    ``keep_optimizers``: store each model's optimizer variables too and hand them back
+    ``store_optimizer``: store each model's optimizer variables too and hand them back
     as :attr:`Result.optimizers` (a training continued with that optimizer needs them).
     ``key``: a label of yours for what the store cannot see through (a function
     without readable source, an object of your own); it is refused without one.
@@ -78,12 +78,12 @@ def run(
         found = None if store.retrain_requested() else store.load(key)
         if (
             found is not None
-            and keep_optimizers
+            and store_optimizer
             and any(f"{name}{OPTIMIZER}" not in found[0] for name in named)
         ):
             found = None  # stored without the optimizers asked for: train again
         if found is not None:
-            found = _restore(key, named, routine, arguments, *found, keep_optimizers)
+            found = _restore(key, named, routine, arguments, *found, store_optimizer)
         if found is not None:
             record, seconds, optimizers = found
             restored = True
@@ -104,7 +104,7 @@ def run(
             optimizers = {
                 name: [np.asarray(v.numpy()) for v in m.optimizer.variables]
                 for name, m in named.items()
-                if keep_optimizers
+                if store_optimizer
             }
             saved.update({f"{n}{OPTIMIZER}": v for n, v in optimizers.items()})
             store.save(key, saved, {**record, "_seconds": seconds})
@@ -151,7 +151,7 @@ RECORD_FIELDS: dict = {}
 RESTORE_CHECKS: dict = {}
 
 
-def _restore(key, named, routine, arguments, weights, record, keep_optimizers):
+def _restore(key, named, routine, arguments, weights, record, store_optimizer):
     """Give ``named`` the stored weights and return ``(record, seconds, optimizers)``;
     or, when the entry does not fit (other shapes or counts, fields missing), discard
     it with a :class:`~dlbook.training.store.StoreWarning`, leave the models as they
@@ -165,8 +165,8 @@ def _restore(key, named, routine, arguments, weights, record, keep_optimizers):
                 raise ValueError(
                     f"the record's {field_name!r} is not a {kind.__name__}"
                 )
-        optimizers = {n: weights[f"{n}{OPTIMIZER}"] for n in named if keep_optimizers}
-        if keep_optimizers and routine in RESTORE_CHECKS:
+        optimizers = {n: weights[f"{n}{OPTIMIZER}"] for n in named if store_optimizer}
+        if store_optimizer and routine in RESTORE_CHECKS:
             RESTORE_CHECKS[routine](named, optimizers, arguments)
     except Exception as error:  # noqa: BLE001 - any mismatch: discard and retrain
         store.discard(store.entry_path(key), f"{type(error).__name__}: {error}")
@@ -433,7 +433,7 @@ def fit(
         monitor=monitor,
         evaluate=evaluate,
         kept_optimizer=kept,
-        keep_optimizers=store_optimizer,
+        store_optimizer=store_optimizer,
         key=key,
     )
     result = run(keras_fit, model, **options)
