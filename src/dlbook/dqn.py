@@ -10,6 +10,7 @@ replay buffer, all of them in one compiled TensorFlow call.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -214,26 +215,27 @@ def _learner(online, target, learning_rate, gamma, double, target_every, max_nor
 def dqn_routine(
     models,
     seed,
-    env_name,
-    total_steps,
-    double,
-    learning_rate,
-    gamma,
-    batch_size,
-    buffer_size,
-    learning_starts,
-    rollout,
-    gradient_steps,
-    target_every,
-    max_norm,
-    exploration_fraction,
-    final_epsilon,
-    checkpoints,
-    checkpoint_episodes,
-    keep_best,
+    env_name="CartPole-v1",
+    total_steps=50_000,
+    double=False,
+    learning_rate=1e-3,
+    gamma=0.99,
+    batch_size=64,
+    buffer_size=100_000,
+    learning_starts=1_000,
+    rollout=256,
+    gradient_steps=128,
+    target_every=128,
+    max_norm=10.0,
+    exploration_fraction=0.16,
+    final_epsilon=0.04,
+    checkpoints=20,
+    checkpoint_episodes=10,
+    keep_best=True,
 ) -> dict:
     """The DQN training loop, run through :func:`dlbook.training.run` (``models`` holds
-    the ``online`` and ``target`` networks). Returns per-episode training returns, the
+    the ``online`` and ``target`` networks); its parameters are DQN's settings, their
+    defaults those of :func:`train_dqn`. Returns per-episode training returns, the
     step each episode ended at, the loss per learning phase and greedy evaluations
     taken at ``checkpoints`` evenly spaced points (``checkpoint_episodes`` episodes on
     seeds from 10**6 on, which the page's final evaluations do not use). With
@@ -313,72 +315,63 @@ class DQNRun:
         return greedy_policy(self.model)
 
 
+def _checked_settings(settings: dict) -> dict:
+    """``settings`` with :func:`dqn_routine`'s defaults filled in, checked before any
+    training: a name that is not one of its parameters, or a bad value, raises."""
+    from dlbook.training.core import with_defaults
+
+    names = list(inspect.signature(dqn_routine).parameters)[2:]  # after models, seed
+    unknown = sorted(set(settings) - set(names))
+    if unknown:
+        raise TypeError(f"unknown DQN settings {unknown}: the settings are {names}")
+    settings = with_defaults(dqn_routine, settings)
+    if not isinstance(settings["double"], bool):
+        raise TypeError(f"double must be True or False, got {settings['double']!r}")
+    probability("gamma", settings["gamma"])
+    positive_number("learning_rate", settings["learning_rate"])
+    settings["max_norm"] = float(positive_number("max_norm", settings["max_norm"]))
+    in_range(
+        "exploration_fraction", settings["exploration_fraction"], 0, 1, low_open=True
+    )
+    probability("final_epsilon", settings["final_epsilon"])
+    integer("learning_starts", settings["learning_starts"], minimum=0)
+    for name in (
+        "total_steps",
+        "batch_size",
+        "buffer_size",
+        "rollout",
+        "gradient_steps",
+        "target_every",
+        "checkpoints",
+        "checkpoint_episodes",
+    ):
+        settings[name] = positive_int(name, settings[name])
+    settings["keep_best"] = bool(settings["keep_best"])
+    return settings
+
+
 def train_dqn(
-    env_name: str = "CartPole-v1",
-    *,
-    seed: int,
-    total_steps: int = 50_000,
-    double: bool = False,
-    width: int = 256,
-    learning_rate: float = 1e-3,
-    gamma: float = 0.99,
-    batch_size: int = 64,
-    buffer_size: int = 100_000,
-    learning_starts: int = 1_000,
-    rollout: int = 256,
-    gradient_steps: int = 128,
-    target_every: int = 128,
-    max_norm: float = 10.0,
-    exploration_fraction: float = 0.16,
-    final_epsilon: float = 0.04,
-    checkpoints: int = 20,
-    checkpoint_episodes: int = 10,
-    keep_best: bool = True,
+    env_name: str = "CartPole-v1", *, seed: int, width: int = 256, **settings
 ) -> DQNRun:
     """Train a DQN (``double=True``: Double DQN) on ``env_name`` through the store.
 
-    The defaults follow Stable-Baselines3 zoo's tuned CartPole-v1 DQN (50k steps, batch
-    64, 256 steps collected then 128 gradient steps, the target network copied before
-    each phase, epsilon to 0.04 over the first 16 %, gradients clipped to norm 10),
-    with a 64-64 network and a learning rate of 1e-3 instead of 256-256 and 2.3e-3."""
+    ``settings`` are :func:`dqn_routine`'s parameters, written once there with their
+    defaults: Stable-Baselines3 zoo's tuned CartPole-v1 DQN (50k steps, batch 64, 256
+    steps collected then 128 gradient steps, the target network copied before each
+    phase, epsilon to 0.04 over the first 16 %, gradients clipped to norm 10), with a
+    learning rate of 1e-3 instead of 2.3e-3. ``width``: the Q-network's two hidden
+    layers (256, as in the zoo; the page trains 64-64 networks)."""
     from dlbook import training
 
-    seed = check_seed(seed)
-    if not isinstance(double, bool):
-        raise TypeError(f"double must be True or False, got {double!r}")
-    probability("gamma", gamma)
-    positive_number("learning_rate", learning_rate)
-    positive_number("max_norm", max_norm)
-    in_range("exploration_fraction", exploration_fraction, 0, 1, low_open=True)
-    probability("final_epsilon", final_epsilon)
-    integer("learning_starts", learning_starts, minimum=0)
+    settings = _checked_settings({"env_name": env_name, **settings})
     env = make(env_name)
     n_inputs, n_actions = env.observation_space.shape[0], int(env.action_space.n)
     env.close()
-    reseed(seed)
+    reseed(check_seed(seed))
     online = q_network(n_inputs, n_actions, width)
     target = q_network(n_inputs, n_actions, width)
     result = training.run(
-        dqn_routine,
-        {"online": online, "target": target},
-        seed=seed,
-        env_name=env_name,
-        total_steps=positive_int("total_steps", total_steps),
-        double=double,
-        learning_rate=learning_rate,
-        gamma=gamma,
-        batch_size=positive_int("batch_size", batch_size),
-        buffer_size=positive_int("buffer_size", buffer_size),
-        learning_starts=learning_starts,
-        rollout=positive_int("rollout", rollout),
-        gradient_steps=positive_int("gradient_steps", gradient_steps),
-        target_every=positive_int("target_every", target_every),
-        max_norm=float(max_norm),
-        exploration_fraction=exploration_fraction,
-        final_epsilon=final_epsilon,
-        checkpoints=positive_int("checkpoints", checkpoints),
-        checkpoint_episodes=positive_int("checkpoint_episodes", checkpoint_episodes),
-        keep_best=bool(keep_best),
+        dqn_routine, {"online": online, "target": target}, seed=seed, **settings
     )
     record = result.record
     return DQNRun(

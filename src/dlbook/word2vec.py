@@ -118,7 +118,15 @@ class Word2VecRun:
 
 
 def skipgram_epochs(
-    model, seed, ids, counts, window, negatives, epochs, batch_size, learning_rate
+    model,
+    seed,
+    ids,
+    counts,
+    window=4,
+    negatives=4,
+    epochs=3,
+    batch_size=1024,
+    learning_rate=0.003,
 ) -> dict:
     """The training routine of :func:`train_word2vec`, run through
     :func:`dlbook.training.run`: each epoch draws fresh negative samples (so it is not
@@ -149,18 +157,13 @@ def skipgram_epochs(
 
 
 def train_word2vec(
-    sentences,
-    dim: int = 64,
-    window: int = 4,
-    negatives: int = 4,
-    epochs: int = 3,
-    min_count: int = 5,
-    batch_size: int = 1024,
-    learning_rate: float = 0.003,
-    seed: int = 0,
+    sentences, dim: int = 64, min_count: int = 5, seed: int = 0, **settings
 ) -> Word2VecRun:
-    """Skip-gram with negative sampling on tokenised ``sentences``; the word vectors
-    (not the context vectors) are returned as a :class:`WordVectors`."""
+    """Skip-gram with negative sampling on tokenised ``sentences``: ``dim`` features per
+    word, over the words seen at least ``min_count`` times; ``settings`` are the
+    training's, :func:`skipgram_epochs`' parameters, written once there with their
+    defaults. The word vectors (not the context vectors) are returned as a
+    :class:`WordVectors`."""
     if sentences is None or isinstance(sentences, str):
         raise TypeError(
             f"sentences must be a list of token lists, got {sentences!r:.60}"
@@ -172,16 +175,7 @@ def train_word2vec(
     reseed(seed)
     model = skipgram_model(len(vocabulary.words), positive_int("dim", dim))
     result = training.run(
-        skipgram_epochs,
-        model,
-        seed=seed,
-        ids=ids,
-        counts=vocabulary.counts,
-        window=window,
-        negatives=negatives,
-        epochs=positive_int("epochs", epochs),
-        batch_size=batch_size,
-        learning_rate=learning_rate,
+        skipgram_epochs, model, seed=seed, ids=ids, counts=vocabulary.counts, **settings
     )
     matrix = model.get_layer("word_vectors").get_weights()[0]
     return Word2VecRun(
