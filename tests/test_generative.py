@@ -41,6 +41,137 @@ def test_kl_term_matches_the_closed_form_and_a_monte_carlo_estimate():
     assert abs(np.mean(log_q - log_p) - kl[1]) < 0.02
 
 
+def test_kl_per_dimension_is_the_closed_form_and_sums_to_the_kl_term():
+    mean = np.array([[0.0, 3.0, -1.0]], np.float32)
+    log_var = np.array([[0.0, 0.0, np.log(0.25)]], np.float32)
+    per_dim = np.asarray(generative.kl_per_dimension(mean, log_var))
+    var = np.exp(log_var)
+    np.testing.assert_allclose(
+        per_dim, 0.5 * (mean**2 + var - 1 - log_var), rtol=1e-6, atol=1e-7
+    )
+    assert per_dim[0, 0] == 0  # the prior itself: nothing used
+    np.testing.assert_allclose(per_dim[0, 1], 4.5, rtol=1e-6)  # a shift of 3 sds
+    np.testing.assert_allclose(
+        np.asarray(generative.kl_divergence(mean, log_var)), per_dim.sum(axis=1)
+    )
+
+
+def test_reconstruction_term_is_summed_over_pixels_not_averaged():
+    x = np.zeros((2, 28, 28, 1), np.float32)
+    x[1, ::2] = 1.0
+    x_hat = np.full_like(x, 0.5)
+    loss = np.asarray(generative.reconstruction_loss(x, x_hat))
+    np.testing.assert_allclose(loss, [784 * np.log(2)] * 2, rtol=1e-5)
+
+
+def test_elbo_bounds_the_log_likelihood_with_the_posterior_kl_as_the_gap():
+    """A model where everything has a closed form: z ~ N(0, 1), x | z ~ N(z, s2), so
+    p(x) = N(0, 1 + s2) and p(z | x) = N(x / (1 + s2), s2 / (1 + s2)). For a Gaussian
+    q, the ELBO (reconstruction by the reparameterised draws of ``Sampling``, KL by
+    ``kl_divergence``) is log p(x) minus KL(q || posterior), equal at the posterior."""
+    s2, x, n = 0.5, 1.3, 400_000
+    log_px = -0.5 * (np.log(2 * np.pi * (1 + s2)) + x**2 / (1 + s2))
+    post_mean, post_var = x / (1 + s2), s2 / (1 + s2)
+    for q_mean, q_var in ((0.2, 1.0), (post_mean, post_var), (1.5, 0.1)):
+        mean = np.full((n, 1), q_mean, np.float32)
+        log_var = np.full((n, 1), np.log(q_var), np.float32)
+        z = np.asarray(generative.Sampling(seed=1)([mean, log_var]), np.float64)[:, 0]
+        reconstruction = np.mean(-0.5 * (np.log(2 * np.pi * s2) + (x - z) ** 2 / s2))
+        kl_prior = float(np.asarray(generative.kl_divergence(mean[:1], log_var[:1]))[0])
+        elbo = reconstruction - kl_prior
+        kl_post = 0.5 * (
+            np.log(post_var / q_var)
+            + (q_var + (q_mean - post_mean) ** 2) / post_var
+            - 1
+        )
+        assert elbo <= log_px + 0.01
+        assert elbo == pytest.approx(log_px - kl_post, abs=0.01)
+    assert kl_post > 0.5  # the last q is far from the posterior: a loose bound
+
+
+def test_kl_warmup_weight_rises_to_one_then_stays():
+    model = generative.vae(latent_dim=2, seed=0, warmup_steps=4)
+    model.compile(optimizer="adam")
+    weights = []
+    for step in range(6):
+        model.optimizer.iterations.assign(step)
+        weights.append(float(model.beta()))
+    np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1, 1, 1])
+    plain = generative.vae(latent_dim=2, seed=0)
+    plain.compile(optimizer="adam")
+    assert float(plain.beta()) == 1.0
+    with pytest.raises(ValueError, match="warmup_steps"):
+        generative.vae(latent_dim=2, warmup_steps=-1)
+
+
+def test_vae_fit_tracks_the_full_negative_elbo_and_its_validation(no_store):
+    from dlbook import training
+
+    x = np.random.default_rng(0).random((64, 28, 28, 1)).astype(np.float32)
+    model = generative.vae(latent_dim=3, seed=0, warmup_steps=100)
+    fit = training.fit(model, (x, x), val=(x[:32], x[:32]), loss=None, epochs=1)
+    history = {name: values[0] for name, values in fit.history.items()}
+    assert history["loss"] == pytest.approx(
+        history["reconstruction"] + history["kl"], rel=1e-4
+    )  # the full -ELBO, whatever the KL weight
+    assert 0 < history["beta"] < 0.05 and history["val_beta"] == 1.0
+    assert history["val_loss"] == pytest.approx(
+        history["val_reconstruction"] + history["val_kl"], rel=1e-4
+    )
+
+
+def test_latent_usage_counts_the_dimensions_away_from_the_prior():
+    model = generative.vae(latent_dim=3, seed=0)
+    for layer in ("z_mean", "z_log_var"):
+        kernel, bias = model.encoder.get_layer(layer).get_weights()
+        if layer == "z_mean":
+            bias = np.array([3.0, 0.5, 0.0], np.float32)
+        model.encoder.get_layer(layer).set_weights([np.zeros_like(kernel), bias])
+    x = np.random.default_rng(0).random((10, 28, 28)).astype(np.float32)
+    usage = generative.latent_usage(model, x, floor=0.1)
+    np.testing.assert_allclose(usage["kl_per_dimension"], [4.5, 0.125, 0.0], atol=1e-6)
+    assert usage["active"] == 2
+    with pytest.raises(ValueError, match="floor"):
+        generative.latent_usage(model, x, floor=0)
+
+
+def test_knn_correct_by_hand():
+    z_train = np.array([[0.0, 0], [0.1, 0], [0, 0.1], [5, 5], [5.1, 5], [5, 5.1]])
+    y_train = np.array([0, 0, 0, 1, 1, 1])
+    z_test = np.array([[0.05, 0.05], [5.0, 5.0], [4.9, 5.0]])
+    right = generative.knn_correct(z_train, y_train, z_test, [0, 1, 0], k=3)
+    np.testing.assert_array_equal(right, [True, True, False])
+    # a 2-2 tie goes to the class of the nearest neighbour
+    tie = generative.knn_correct(
+        [[0.0], [3.0], [1.0], [4.0]], [0, 0, 1, 1], [[0.9]], [1], k=4
+    )
+    np.testing.assert_array_equal(tie, [True])
+    with pytest.raises(ValueError, match="k must be at most"):
+        generative.knn_correct(z_train, y_train, z_test, [0, 1, 0], k=7)
+
+
+def test_latent_plane_projects_and_grids_a_plane_of_a_wider_space():
+    rng = np.random.default_rng(0)
+    ab = rng.normal(size=(500, 2)) * [3.0, 1.0]
+    basis = np.linalg.qr(rng.normal(size=(16, 2)))[0].T  # two orthonormal rows
+    centre = rng.normal(size=16)
+    z = centre + ab @ basis
+    plane = generative.latent_plane(z)
+    np.testing.assert_allclose(plane[0], z.mean(axis=0))
+    flat = generative.project(z, plane)
+    np.testing.assert_allclose(flat.std(axis=0, ddof=1), [1, 1], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.abs(np.corrcoef(flat[:, 0], ab[:, 0])[0, 1]), 1, rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        np.linalg.norm(plane[1], axis=1), ab.std(axis=0, ddof=1), rtol=0.05
+    )
+    model = generative.vae(latent_dim=16, seed=0)
+    assert generative.latent_grid(model, size=3, plane=plane).shape == (84, 84)
+    with pytest.raises(ValueError, match="2-D latent space or a plane"):
+        generative.latent_grid(model, size=3)
+
+
 def test_shapes_of_every_network():
     vae = generative.vae(latent_dim=2, seed=0)
     x = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
@@ -128,6 +259,13 @@ def test_attribute_direction_and_smoothness_by_hand():
     rough = generative.interpolation_smoothness(jump, classes)
     assert rough["largest_step_share"] == pytest.approx(1.0)
     assert rough["flip_backs"] == 1 and rough["class_changes"] == 2
+    both = generative.interpolation_smoothness(
+        np.concatenate([even, jump]),
+        np.concatenate([np.ones((1, 5), int), classes]),
+        per_path=True,
+    )
+    np.testing.assert_allclose(both["largest_step_share"], [0.25, 1.0])
+    np.testing.assert_array_equal(both["flip_backs"], [0, 1])
 
 
 def test_sample_quality_measures_by_hand():
@@ -147,6 +285,11 @@ def test_sample_quality_measures_by_hand():
 
     blurred = ndimage.gaussian_filter(sharp[0], 1.5)[None]
     assert sample_quality.sharpness(sharp) > sample_quality.sharpness(blurred)
+    each = sample_quality.sharpness(np.concatenate([sharp, blurred]), per_image=True)
+    assert each.shape == (2,) and each[0] > each[1]
+    assert each.mean() == pytest.approx(
+        sample_quality.sharpness(np.concatenate([sharp, blurred]))
+    )
 
 
 def test_bad_arguments_are_named():

@@ -16,7 +16,15 @@ import numpy as np
 
 from dlbook.base import settings
 from dlbook.base.seeding import check_seed, reseed
-from dlbook.base.validate import in_range, positive_int, shapes_agree, static_shape
+from dlbook.base.validate import (
+    array,
+    in_range,
+    labels,
+    positive_int,
+    same_length,
+    shapes_agree,
+    static_shape,
+)
 
 settings.apply_environment(os.environ)  # a quiet TensorFlow, before Keras loads it
 import keras  # noqa: E402  (the VAE and its sampling layer subclass Keras classes)
@@ -50,15 +58,20 @@ def _images(x, what: str = "x") -> np.ndarray:
 # --- the VAE ------------------------------------------------------------------------
 
 
-def kl_divergence(z_mean, z_log_var):
-    """KL divergence of N(z_mean, exp(z_log_var)) from N(0, I), one value per example:
-    ``-0.5 * sum(1 + log var - mean^2 - var)`` over the latent axis (the VAE's prior
-    term, in closed form)."""
+def kl_per_dimension(z_mean, z_log_var):
+    """KL divergence of N(z_mean, exp(z_log_var)) from N(0, 1) in each latent
+    dimension, ``0.5 * (mean^2 + var - 1 - log var)``, shaped like ``z_mean``: 0
+    exactly where the encoder says nothing (mean 0, variance 1), the prior."""
     ops = keras.ops
     _same_shape("z_mean", z_mean, "z_log_var", z_log_var)
-    return -0.5 * ops.sum(
-        1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1
-    )
+    return 0.5 * (ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var)
+
+
+def kl_divergence(z_mean, z_log_var):
+    """KL divergence of N(z_mean, exp(z_log_var)) from N(0, I), one value per example:
+    the sum over the latent axis of :func:`kl_per_dimension` (the VAE's prior term,
+    in closed form)."""
+    return keras.ops.sum(kl_per_dimension(z_mean, z_log_var), axis=-1)
 
 
 def reconstruction_loss(x, x_hat):
@@ -90,16 +103,18 @@ class Sampling(keras.layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-def vae_encoder(latent_dim: int = 2, name: str = "encoder"):
+def vae_encoder(latent_dim: int = 2, name: str = "encoder", hidden: int = 16):
     """The keras.io VAE's encoder: two stride-2 3x3 convolutions (32, 64 filters), a
-    16-unit dense layer, then the latent mean and log-variance."""
+    ``hidden``-unit dense layer (16 in keras.io's), then the latent mean and
+    log-variance."""
     from keras import layers
 
     latent_dim = positive_int("latent_dim", latent_dim)
+    hidden = positive_int("hidden", hidden)
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)
     h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
-    h = layers.Dense(16, activation="relu")(layers.Flatten()(h))
+    h = layers.Dense(hidden, activation="relu")(layers.Flatten()(h))
     z_mean = layers.Dense(latent_dim, name="z_mean")(h)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
     return keras.Model(x, [z_mean, z_log_var], name=name)
@@ -122,16 +137,29 @@ def vae_decoder(latent_dim: int = 2, name: str = "decoder"):
 
 
 class VAE(keras.Model):
-    """Encoder, sampling layer and decoder; ``train_step`` minimises the summed
-    pixel cross-entropy plus the KL term and tracks both per epoch."""
+    """Encoder, sampling layer and decoder; ``train_step`` minimises the summed pixel
+    cross-entropy plus ``beta`` x the KL term (the negative ELBO once ``beta`` is 1)
+    and tracks both terms per epoch, ``test_step`` the same on validation images.
 
-    def __init__(self, encoder, decoder, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
+    ``warmup_steps``: KL warm-up, ``beta`` rising linearly from 0 to 1 over that many
+    gradient steps (0: the plain ELBO from the first step), so that the decoder learns
+    to use the latent code before the KL term can push it back onto the prior."""
+
+    def __init__(self, encoder, decoder, seed: int = 0, warmup_steps: int = 0, **kw):
+        super().__init__(**kw)
         self.encoder, self.decoder = encoder, decoder
         self.sampler = Sampling(seed)
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int):
+            raise TypeError(f"warmup_steps must be an integer, got {warmup_steps!r}")
+        if warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be at least 0, got {warmup_steps}")
+        # a variable, so that its value is in the training's key
+        self.warmup_steps = keras.Variable(
+            float(warmup_steps), trainable=False, name="warmup_steps"
+        )
         self.trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("loss", "reconstruction", "kl")
+            for name in ("loss", "reconstruction", "kl", "beta")
         }
 
     @property
@@ -150,27 +178,52 @@ class VAE(keras.Model):
         kl = keras.ops.mean(kl_divergence(z_mean, z_log_var))
         return reconstruction, kl
 
-    def train_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
-        with tf.GradientTape() as tape:
-            reconstruction, kl = self.losses_of(x, training=True)
-            loss = reconstruction + kl
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
+    def beta(self):
+        """The KL term's weight at the optimizer's current step (see the class)."""
+        ops = keras.ops
+        step = ops.cast(self.optimizer.iterations, "float32") + 1.0
+        ramp = step / ops.maximum(self.warmup_steps, 1.0)
+        return ops.where(self.warmup_steps > 0, ops.minimum(ramp, 1.0), 1.0)
+
+    def _track(self, reconstruction, kl, beta):
         for name, value in (
-            ("loss", loss),
+            ("loss", reconstruction + kl),
             ("reconstruction", reconstruction),
             ("kl", kl),
+            ("beta", beta),
         ):
             self.trackers[name].update_state(value)
         return {name: t.result() for name, t in self.trackers.items()}
 
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        beta = self.beta()
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self.losses_of(x, training=True)
+            loss = reconstruction + beta * kl
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
+        return self._track(reconstruction, kl, beta)
 
-def vae(latent_dim: int = 2, seed: int = 0):
-    """A built convolutional VAE (keras.io's architecture) with a ``latent_dim``-D
-    latent space; train it with ``training.fit(model, (x, x), loss=None, ...)``."""
+    def test_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        reconstruction, kl = self.losses_of(x, training=False)
+        return self._track(reconstruction, kl, 1.0)
+
+
+def vae(latent_dim: int = 2, seed: int = 0, warmup_steps: int = 0, hidden: int = 16):
+    """A built convolutional VAE (keras.io's architecture, with a ``hidden``-unit
+    dense layer in the encoder) with a ``latent_dim``-D latent space and
+    ``warmup_steps`` of KL warm-up; train it with
+    ``training.fit(model, (x, x), loss=None, ...)``."""
     reseed(check_seed(seed))
-    model = VAE(vae_encoder(latent_dim), vae_decoder(latent_dim), seed=seed, name="vae")
+    model = VAE(
+        vae_encoder(latent_dim, hidden=hidden),
+        vae_decoder(latent_dim),
+        seed=seed,
+        warmup_steps=warmup_steps,
+        name="vae",
+    )
     model(np.zeros((1, *IMAGE_SHAPE), np.float32))
     return model
 
@@ -216,17 +269,119 @@ def reconstruct(model, x) -> np.ndarray:
     return decode(model, encode(model, x))
 
 
-def latent_grid(model, size: int = 15, span: float = 2.0) -> np.ndarray:
-    """A ``(size * 28, size * 28)`` picture of a 2-D latent space: the images decoded
-    on a ``size`` x ``size`` grid over [-span, span]^2 (first latent along columns,
-    second along rows, upwards), as in the keras.io VAE example."""
+def latent_grid(model, size: int = 15, span: float = 2.0, plane=None) -> np.ndarray:
+    """A ``(size * 28, size * 28)`` picture of a latent space: the images decoded on a
+    ``size`` x ``size`` grid over [-span, span]^2 (first coordinate along columns,
+    second along rows, upwards), as in the keras.io VAE example. The grid lies in
+    the 2-D latent space itself, or in ``plane`` (``(centre, axes)`` from
+    :func:`latent_plane`: the points ``centre + a * axes[0] + b * axes[1]``) for a
+    latent space of more dimensions."""
     size = positive_int("size", size)
-    if latent_dim_of(model) != 2:
-        raise ValueError("latent_grid needs a model with a 2-D latent space")
+    span = in_range("span", span, 0, low_open=True)
+    dim = latent_dim_of(model)
+    if plane is None:
+        if dim != 2:
+            raise ValueError(
+                f"latent_grid needs a 2-D latent space or a plane, got {dim}-D"
+            )
+        centre, axes = np.zeros(2), np.eye(2)
+    else:
+        centre, axes = (np.asarray(part, np.float64) for part in plane)
+        if centre.shape != (dim,) or axes.shape != (2, dim):
+            raise ValueError(
+                f"plane must be (centre, axes) of shapes ({dim},) and (2, {dim}), "
+                f"got {centre.shape} and {axes.shape}"
+            )
     values = np.linspace(-span, span, size)
-    z = np.array([[a, b] for b in values[::-1] for a in values], np.float32)
+    ab = np.array([[a, b] for b in values[::-1] for a in values])
+    z = (centre + ab @ axes).astype(np.float32)
     images = decode(model, z).reshape(size, size, 28, 28)
     return images.transpose(0, 2, 1, 3).reshape(size * 28, size * 28)
+
+
+def latent_plane(z) -> tuple[np.ndarray, np.ndarray]:
+    """The plane that shows most of a cloud of latent points ``z`` ``(n, d)``: its
+    centre (the mean point) and two axes, the first two principal directions scaled
+    to one standard deviation of the points along them. ``project`` the points onto
+    it to draw them; decode on it with :func:`latent_grid`."""
+    z = array("z", z, ndim=2, finite=True, dtype=np.float64)
+    if len(z) < 3 or z.shape[1] < 2:
+        raise ValueError(
+            f"z must hold at least 3 points of 2 or more dimensions, got {z.shape}"
+        )
+    centre = z.mean(axis=0)
+    _, singular, directions = np.linalg.svd(z - centre, full_matrices=False)
+    scale = singular[:2] / np.sqrt(len(z) - 1)
+    signs = np.sign(
+        directions[:2, np.argmax(np.abs(directions[:2]), axis=1)].diagonal()
+    )
+    return centre, directions[:2] * (signs * scale)[:, None]
+
+
+def project(z, plane) -> np.ndarray:
+    """Coordinates ``(n, 2)`` of latent points ``z`` in ``plane`` (from
+    :func:`latent_plane`): the least-squares ``(a, b)`` with ``z ≈ centre + a *
+    axes[0] + b * axes[1]``, in standard deviations along each axis."""
+    z = array("z", z, ndim=2, finite=True, dtype=np.float64)
+    centre, axes = (np.asarray(part, np.float64) for part in plane)
+    if axes.ndim != 2 or axes.shape != (2, z.shape[1]) or centre.shape != (z.shape[1],):
+        raise ValueError(
+            f"plane must be (centre, axes) of shapes ({z.shape[1]},) and "
+            f"(2, {z.shape[1]}), got {centre.shape} and {axes.shape}"
+        )
+    return np.linalg.lstsq(axes.T, (z - centre).T, rcond=None)[0].T
+
+
+# --- is the VAE healthy? ----------------------------------------------------------
+
+
+def latent_usage(model, x, floor: float = 0.1) -> dict:
+    """How much of its latent space a VAE uses on images ``x``: ``kl_per_dimension``,
+    the KL of the encoder's Gaussian from the prior in each dimension averaged over
+    the images (nats; a dimension the decoder ignores sits at about 0, the prior), and
+    ``active``, how many dimensions reach ``floor`` nats. A collapsed VAE (posterior
+    collapse) has almost none."""
+    floor = in_range("floor", floor, 0, low_open=True)
+    encoder = getattr(model, "encoder", model)
+    x = _images(x)
+    parts = [encoder(x[i : i + 500], training=False) for i in range(0, len(x), 500)]
+    kl = np.concatenate(
+        [np.asarray(kl_per_dimension(mean, log_var)) for mean, log_var in parts]
+    ).mean(axis=0)
+    return {"kl_per_dimension": kl, "active": int(np.sum(kl >= floor))}
+
+
+def knn_correct(z_train, y_train, z_test, y_test, k: int = 5) -> np.ndarray:
+    """For each test point, whether a ``k``-nearest-neighbour vote of the training
+    points (Euclidean distance, ties to the nearer neighbours' class) gives its label:
+    how well the classes are separated in a space of codes ``z``. Per item, so that
+    two such scores compare with ``checks.compare``."""
+    k = positive_int("k", k)
+    z_train = array("z_train", z_train, ndim=2, finite=True, dtype=np.float64)
+    z_test = array("z_test", z_test, ndim=2, finite=True, dtype=np.float64)
+    same_length(z_train=z_train, y_train=y_train)
+    same_length(z_test=z_test, y_test=y_test)
+    if z_train.shape[1] != z_test.shape[1]:
+        raise ValueError(
+            f"z_train and z_test must have one width, got {z_train.shape[1]} and "
+            f"{z_test.shape[1]}"
+        )
+    if k > len(z_train):
+        raise ValueError(f"k must be at most len(z_train) = {len(z_train)}, got {k}")
+    y_train = labels("y_train", y_train, int(np.max(y_train, initial=0)) + 1)
+    y_test = np.asarray(y_test)
+    distances = (
+        np.sum(z_test**2, axis=1)[:, None]
+        - 2 * z_test @ z_train.T
+        + np.sum(z_train**2, axis=1)[None]
+    )
+    nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
+    predicted = []
+    for votes in y_train[nearest]:
+        counts = np.bincount(votes)
+        # the most votes; a tie goes to the tied class of the nearest neighbour
+        predicted.append(next(v for v in votes if counts[v] == counts.max()))
+    return np.asarray(predicted) == y_test
 
 
 # --- the GAN ------------------------------------------------------------------------
@@ -620,16 +775,17 @@ def interpolate(model, z_from, z_to, steps: int = 12) -> np.ndarray:
     return images.reshape(len(a), steps, 28, 28)
 
 
-def interpolation_smoothness(paths, classes) -> dict:
+def interpolation_smoothness(paths, classes, per_path: bool = False) -> dict:
     """How smoothly images change along interpolation ``paths`` ``(pairs, steps, 28,
     28)`` with the classifier's ``classes`` ``(pairs, steps)`` of each image:
 
     ``largest_step_share``: the largest pixel change of one step over the path's total
-    (``1/(steps-1)`` for even change, 1 when all change happens in one jump), averaged
-    over paths; ``mean_step``: mean RMS pixel change per step; ``class_changes``:
-    class changes per path; ``flip_backs``: share of paths whose class returns to a
-    class it had left (A to B to A), the sign of a latent space that is not continuous
-    between the ends."""
+    (``1/(steps-1)`` for even change, 1 when all change happens in one jump);
+    ``mean_step``: mean RMS pixel change per step; ``class_changes``: class changes
+    along the path; ``flip_backs``: whether the class returns to a class it had left
+    (A to B to A), the sign of a latent space that is not continuous between the
+    ends. Each averaged over the paths, or with ``per_path=True`` one value per path
+    (arrays), so that two models walked between the same ends compare path by path."""
     paths, classes = np.asarray(paths, np.float64), np.asarray(classes)
     if paths.ndim != 4 or classes.shape != paths.shape[:2]:
         raise ValueError(
@@ -643,11 +799,14 @@ def interpolation_smoothness(paths, classes) -> dict:
             c for prev, c in zip(row[:-1], row[1:], strict=True) if c != prev
         ]
         flips.append(len(runs) != len(set(runs)))
-    return {
-        "largest_step_share": float(np.mean(steps.max(axis=1) / total)),
-        "mean_step": float(steps.mean()),
-        "class_changes": float(
-            np.mean(np.sum(classes[:, 1:] != classes[:, :-1], axis=1))
+    scores = {
+        "largest_step_share": steps.max(axis=1) / total,
+        "mean_step": steps.mean(axis=1),
+        "class_changes": np.sum(classes[:, 1:] != classes[:, :-1], axis=1).astype(
+            float
         ),
-        "flip_backs": float(np.mean(flips)),
+        "flip_backs": np.asarray(flips, float),
     }
+    if per_path:
+        return scores
+    return {name: float(np.mean(values)) for name, values in scores.items()}

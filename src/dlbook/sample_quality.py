@@ -71,13 +71,15 @@ def frechet_distance(features_a, features_b) -> float:
     return float(max(distance, 0.0))
 
 
-def sharpness(images) -> float:
+def sharpness(images, per_image: bool = False):
     """Mean variance of each image's Laplacian (the focus measure of photography):
-    blurred digits score low, crisp strokes high."""
+    blurred digits score low, crisp strokes high. ``per_image=True``: one value per
+    image (an array), to compare two sets image by image."""
     from scipy import ndimage
 
     x = _images(images)[..., 0].astype(np.float64)
-    return float(np.mean([ndimage.laplace(one).var() for one in x]))
+    values = np.array([ndimage.laplace(one).var() for one in x])
+    return values if per_image else float(values.mean())
 
 
 def score(images, classifier, reference_features, features=None) -> dict:
