@@ -531,6 +531,23 @@ SWEEP = {
         "x and x_hat",
     ),
     "generative.vae_encoder": (lambda: generative.vae_encoder(0), "latent_dim"),
+    "generative.kl_per_dimension": (
+        lambda: generative.kl_per_dimension(zeros(2, 2), zeros(2, 3)),
+        "z_mean and z_log_var",
+    ),
+    "generative.latent_usage": (
+        lambda: generative.latent_usage(None, zeros(2, 5)),
+        "x must",
+    ),
+    "generative.knn_correct": (
+        lambda: generative.knn_correct(zeros(3, 2), [0, 1], zeros(1, 2), [0]),
+        "z_train and y_train",
+    ),
+    "generative.latent_plane": (lambda: generative.latent_plane(zeros(5)), "z must"),
+    "generative.project": (
+        lambda: generative.project(zeros(3, 2), (zeros(3), zeros(2, 3))),
+        "plane must",
+    ),
     "generative.vae_decoder": (lambda: generative.vae_decoder(0), "latent_dim"),
     "generative.vae": (lambda: generative.vae(latent_dim=0), "latent_dim"),
     "generative.encode": (lambda: generative.encode(None, zeros(2, 5)), "x must"),
