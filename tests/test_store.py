@@ -286,13 +286,14 @@ def test_code_text_leaves_docstrings_comments_and_formatting_out():
     assert closure.code_text('x = "not a docstring"\n') != closure.code_text("x = ''\n")
 
 
-def test_a_docstring_or_comment_in_the_training_code_keeps_every_key(
+def test_the_key_follows_the_code_a_training_runs_not_its_prose_nor_other_code(
     tmp_path, monkeypatch
 ):
     package = tmp_path / "fakecore"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "base.py").write_text('"""Helpers."""\nRATE = 0.1\n')
+    (package / "plots.py").write_text("def draw():\n    return 'a figure'\n")
     (package / "core.py").write_text(
         "from fakecore.base import RATE\n\n\ndef routine(model, seed):\n"
         "    return {'rate': RATE}\n"
@@ -305,6 +306,8 @@ def test_a_docstring_or_comment_in_the_training_code_keeps_every_key(
         return keys.training_key(fakecore.core.routine, {"m": small_model()}, 0, {})
 
     base = key()
+    (package / "plots.py").write_text("def draw():\n    return 'another figure'\n")
+    assert key() == base  # code the routine does not import
     (package / "base.py").write_text(
         '"""Helpers, documented at length."""\nRATE = 0.1\n'
     )
@@ -315,7 +318,7 @@ def test_a_docstring_or_comment_in_the_training_code_keeps_every_key(
     )
     assert key() == base
     (package / "base.py").write_text("RATE = 0.2\n")
-    assert key() != base
+    assert key() != base  # code the routine imports
 
 
 # --- 4. a damaged entry is never fatal and never trusted ------------------------------

@@ -243,31 +243,6 @@ def test_a_package_version_changes_the_key(monkeypatch):
     assert key_of() != base
 
 
-def test_the_key_follows_training_code_not_plotting_code(tmp_path, monkeypatch):
-    package = tmp_path / "fakebook"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "helpers.py").write_text("RATE = 0.1\n")
-    (package / "plots.py").write_text("def draw():\n    return 'a figure'\n")
-    (package / "routines.py").write_text(
-        "from fakebook.helpers import RATE\n\n\n"
-        "def routine(model, seed):\n    return {'rate': RATE}\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(keys, "CODE_PACKAGE", "fakebook")
-    import fakebook.routines
-
-    def key():
-        model = tiny_model()
-        return keys.training_key(fakebook.routines.routine, {"m": model}, 0, {})
-
-    base = key()
-    (package / "plots.py").write_text("def draw():\n    return 'another figure'\n")
-    assert key() == base  # plotting code the routine does not import
-    (package / "helpers.py").write_text("RATE = 0.2\n")
-    assert key() != base  # code the routine imports
-
-
 # --- damage and races -----------------------------------------------------------------
 
 
