@@ -56,6 +56,19 @@ def imported_names(
     return names
 
 
+@lru_cache(maxsize=1024)
+def _file_imports(path: Path, module: str, stamp: tuple) -> frozenset[str]:
+    code = path.read_text(encoding="utf-8")
+    return frozenset(imported_names(code, module, path.name == "__init__.py"))
+
+
+def file_imports(path: Path, module: str) -> frozenset[str]:
+    """:func:`imported_names` of the module ``module`` in ``path``, cached until the
+    file changes (every training key and page key follows these imports)."""
+    status = path.stat()
+    return _file_imports(path, module, (status.st_mtime_ns, status.st_size))
+
+
 class PackageIndex:
     """Maps the modules of one package to their files and their in-package imports."""
 
@@ -93,7 +106,7 @@ class PackageIndex:
             todo += [
                 ".".join(parts[:i]) for i in range(1, len(parts))
             ]  # parent packages
-            inner = imported_names(path.read_text(), name, path.name == "__init__.py")
+            inner = file_imports(path, name)
             todo += [n for n in inner if self.module_file(n) and n not in found]
         return found
 
@@ -148,9 +161,7 @@ def third_party_imports(index: PackageIndex | None, names) -> set[str]:
     found = {n.split(".")[0] for n in names}
     if index is not None:
         for module, path in index.closure(set(names)).items():
-            code = path.read_text(encoding="utf-8")
-            inner = imported_names(code, module, path.name == "__init__.py")
-            found.update(n.split(".")[0] for n in inner)
+            found.update(n.split(".")[0] for n in file_imports(path, module))
         found.discard(index.package)
     return {
         n
