@@ -7,6 +7,7 @@ pure-Python pickler that writes the GLOBALs torch's pickles name, and storages a
 persistent ids."""
 
 import io
+import os
 import pickle
 import re
 import struct
@@ -428,3 +429,38 @@ def test_flipping_any_byte_of_a_legacy_file_gives_arrays_or_an_unpickling_error(
         if loaded is not None:
             assert all(isinstance(a, np.ndarray) for a in loaded.values())
             assert sum(a.nbytes for a in loaded.values()) <= 4 * len(data)
+
+
+class Exploit:
+    """A pickle that would run a shell command if it were ever unpickled plainly."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_malicious_pickle_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps({"weight": Exploit(marker)}, protocol=2)
+    assert b"system" in payload
+    for data in (zip_pth(payload), payload):  # as a zip-format .pth and a raw pickle
+        with pytest.raises(
+            pickle.UnpicklingError, match=r"refused to load the global .*system"
+        ):
+            torch_weights.load_state_dict(data)
+    assert not marker.exists()
+    with pytest.raises(pickle.UnpicklingError, match="builtins.eval"):
+        torch_weights.load_state_dict(zip_pth(Global("builtins", "eval")))
+
+
+def test_not_a_pth_and_hash_mismatch_get_clear_errors():
+    state, storages, _ = small_state()
+    data = zip_pth(state, storages)
+    with pytest.raises(ValueError, match="SHA-256"):
+        torch_weights.load_state_dict(data, sha256="0" * 64)
+    with pytest.raises(pickle.UnpicklingError, match="not a PyTorch .pth file"):
+        torch_weights.load_state_dict(b"plain text, not a checkpoint")
+    with pytest.raises(TypeError, match="data must be the bytes"):
+        torch_weights.load_state_dict("archive/data.pkl")
