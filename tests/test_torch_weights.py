@@ -464,3 +464,10 @@ def test_not_a_pth_and_hash_mismatch_get_clear_errors():
         torch_weights.load_state_dict(b"plain text, not a checkpoint")
     with pytest.raises(TypeError, match="data must be the bytes"):
         torch_weights.load_state_dict("archive/data.pkl")
+
+
+def test_a_legacy_storage_view_is_read():
+    floats = Storage("0", np.arange(12, dtype=np.float32))
+    state = {"part": Tensor(View(floats, 4, 6), 1, (2,), (1,))}  # elements 5 and 6
+    loaded = torch_weights.load_state_dict(legacy_pth(state, [floats]))
+    np.testing.assert_array_equal(loaded["part"], np.array([5, 6], np.float32))
