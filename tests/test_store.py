@@ -356,6 +356,16 @@ def test_every_flipped_byte_restores_the_same_or_is_discarded_with_a_warning(tmp
     assert outcomes["discarded"] > len(content) // 2, outcomes
 
 
+def rewrite_meta(path, change):
+    """Write the entry at ``path`` again with its meta replaced by ``change(meta)``."""
+    with np.load(path) as stored:
+        arrays = {n.removesuffix(".npy"): stored[n] for n in stored.files}
+    meta = change(json.loads(bytes(arrays["meta.json"]).decode()))
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
 @pytest.mark.parametrize(
     "meta",
     [[], "text", {"key": 1}, {"format": 2}, None],
@@ -363,24 +373,19 @@ def test_every_flipped_byte_restores_the_same_or_is_discarded_with_a_warning(tmp
 )
 def test_a_meta_of_the_wrong_type_is_discarded(tmp_path, meta):
     path, _, _ = entry(tmp_path)
-    with np.load(path) as stored:
-        arrays = {n.removesuffix(".npy"): stored[n] for n in stored.files}
-    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    with open(path, "wb") as file:
-        np.savez(file, **arrays)
+    rewrite_meta(path, lambda _: meta)
     with pytest.warns(store.StoreWarning, match="discarding"):
         assert store.load(path.stem, tmp_path) is None
 
 
 def test_the_checksum_covers_the_record(tmp_path):
     path, _, _ = entry(tmp_path)
-    with np.load(path) as stored:
-        arrays = {n.removesuffix(".npy"): stored[n] for n in stored.files}
-    meta = json.loads(bytes(arrays["meta.json"]).decode())
-    meta["record"] = meta["record"].replace("0.5", "0.4")
-    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    with open(path, "wb") as file:
-        np.savez(file, **arrays)
+
+    def altered(meta):
+        meta["record"] = meta["record"].replace("0.5", "0.4")
+        return meta
+
+    rewrite_meta(path, altered)
     with pytest.warns(store.StoreWarning, match="checksum"):
         assert store.load(path.stem, tmp_path) is None
 
