@@ -36,11 +36,11 @@ CODE_CELL = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 # The hidden cell's text is part of every page's notebook, hence of its execution-cache
-# hash: changing one character of it executes every page again. So it still names this
-# module's former place, dlbook.book.sphinx_cache (now dlbook_site.sphinx_cache).
+# hash: changing one character of it executes every page again (changed together with
+# every key, when the keys began to follow code rather than bytes).
 KEY_COMMENT = (
     "# dlbook cache key {key}: this page executes again when the code it imports\n"
-    "# or an installed package version changes (see dlbook.book.sphinx_cache)."
+    "# or a package it runs on changes version (see dlbook_site.sphinx_cache)."
 )
 
 # what executes every page whatever it imports: the kernel and the executor
