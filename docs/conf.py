@@ -19,6 +19,7 @@ extensions = [
     "myst_nb",
     "sphinx_copybutton",
     "sphinx_design",
+    "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
     # the site machinery, the package dlbook_site (sitebuild/), not part of dlbook:
     "dlbook_site.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
@@ -32,6 +33,11 @@ extensions = [
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 nitpicky = True
 suppress_warnings = []
+
+# --- Bibliography ---------------------------------------------------------------
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"  # {cite:p} reads (Author, year), {cite:t} Author (year)
 
 # --- MyST and execution --------------------------------------------------------
 myst_enable_extensions = [
