@@ -632,6 +632,19 @@ SWEEP = {
         lambda: last_layer.train_and_score(None, "sigmoid", "mse", epochs=0),
         "epochs",
     ),
+    "last_layer.naive_softmax": (lambda: last_layer.naive_softmax("z"), "logits"),
+    "last_layer.log_sum_exp": (
+        lambda: last_layer.log_sum_exp(zeros(2, 2, 2)),
+        "logits",
+    ),
+    "last_layer.stable_softmax": (
+        lambda: last_layer.stable_softmax([np.inf, 0.0]),
+        "logits",
+    ),
+    "last_layer.crossentropy_gradient": (
+        lambda: last_layer.crossentropy_gradient(zeros(2, 3), zeros(2, 4)),
+        "targets",
+    ),
     "last_layer.labels_per_image": (
         lambda: last_layer.labels_per_image(zeros(3)),
         "y_prob",

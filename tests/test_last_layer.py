@@ -74,3 +74,30 @@ def test_matching_pair_learns_and_one_unit_softmax_cannot():
         last_layer.MEMO_TABLE[:1], {"binary": task}, [good]
     )
     assert table.loc[0, "After"] == round(good.after, 3)
+
+
+def test_stable_softmax_and_log_sum_exp_where_the_formula_overflows():
+    big = np.array([[1000.0, 999.0, 998.0], [0.0, 1.0, 2.0]])
+    assert np.isnan(last_layer.naive_softmax(big)[0]).all()
+    np.testing.assert_allclose(
+        last_layer.naive_softmax(big)[1], last_layer.stable_softmax(big)[1], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        last_layer.stable_softmax(big)[0],
+        last_layer.stable_softmax(big)[1][::-1],
+        rtol=1e-6,
+    )
+    lse = last_layer.log_sum_exp(big)
+    np.testing.assert_allclose(lse[1], np.log(np.exp([0.0, 1.0, 2.0]).sum()), rtol=1e-6)
+    np.testing.assert_allclose(lse[0], 1000 + lse[1] - 2, rtol=1e-6)
+
+
+def test_crossentropy_gradient_is_p_minus_y():
+    z = np.array([[2.0, -1.0, 0.5], [0.0, 0.0, 0.0]])
+    y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    gradient, p = last_layer.crossentropy_gradient(z, y)
+    np.testing.assert_allclose(p[1], [1 / 3] * 3, rtol=1e-6)
+    np.testing.assert_allclose(gradient, p - y, atol=1e-6)
+    assert (
+        gradient[0, 1] < -0.9
+    )  # the true class, given little probability, is pushed up

@@ -369,3 +369,55 @@ def plot_learning_curves(rows: list[Row], outcomes: list[Outcome], ncols: int = 
     for ax in list(axes.flat)[len(rows) :]:
         ax.set_visible(False)
     return fig
+
+
+def _logits(logits) -> np.ndarray:
+    return validate.array("logits", logits, ndim=(1, 2), finite=True, dtype=np.float32)
+
+
+def naive_softmax(logits) -> np.ndarray:
+    """Softmax as the formula reads: ``exp(z) / sum(exp(z))`` in float32, over the last
+    axis. Overflows (``inf / inf = nan``) once a logit passes about 88; NumPy's overflow
+    warnings are silenced, the ``nan`` is the result."""
+    z = _logits(logits)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_sum_exp(logits) -> np.ndarray:
+    """``log(sum(exp(z)))`` over the last axis, the largest logit ``m`` factored out:
+    ``m + log(sum(exp(z - m)))``, where no exponent exceeds 0."""
+    z = _logits(logits)
+    m = z.max(axis=-1, keepdims=True)
+    return (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))[..., 0]
+
+
+def stable_softmax(logits) -> np.ndarray:
+    """Softmax with the largest logit ``m`` subtracted first:
+    ``exp(z - m) / sum(exp(z - m))``, finite for any finite logits."""
+    z = _logits(logits)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def crossentropy_gradient(logits, targets) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient of Keras' categorical crossentropy (``from_logits=True``, summed
+    over the batch) with respect to the logits, by ``tf.GradientTape``; returned with
+    the softmax probabilities ``p``, so that it can be compared with ``p - y``."""
+    import keras
+    import tensorflow as tf
+
+    z = _logits(logits)
+    y = validate.array("targets", targets, ndim=z.ndim, finite=True, dtype=np.float32)
+    if y.shape != z.shape:
+        raise ValueError(
+            f"targets must have the logits' shape {z.shape}, got {y.shape}"
+        )
+    z = tf.constant(np.atleast_2d(z))
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True, reduction="sum")
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        value = loss(np.atleast_2d(y), z)
+    gradient = tape.gradient(value, z).numpy().reshape(y.shape)
+    return gradient, stable_softmax(logits).reshape(y.shape)
