@@ -21,6 +21,8 @@ extensions = [
     "sphinx_design",
     "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
+    "sphinx_togglebutton",  # solutions hidden behind a toggle (sphinx-exercise's dropdown)
+    "sphinx_exercise",  # exercises and solutions; their code cells execute with the page
     # the site machinery, the package dlbook_site (sitebuild/), not part of dlbook:
     "dlbook_site.sphinx_cache",  # execution cache keyed on the dlbook code a page imports
     "dlbook_site.downloads",  # notebook + script per page; listings with their imports

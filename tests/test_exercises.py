@@ -1,0 +1,183 @@
+"""Every chapter page ends with at least three exercises, each with a solution whose
+computations are checked (CONTRIBUTING.md, "Exercises").
+
+The pages are those of :data:`dlbook.pages.PAGES`; each page's exercises are read from
+its MyST source (sphinx-exercise's gated directives), and from the built site where
+there is one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import missing_data
+
+from dlbook.pages import PAGES
+from dlbook_site.sphinx_cache import code_cells
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+FINISH = "```{code-cell} ipython3\n:tags: [remove-cell]\npage.finish()\n```"
+DIRECTIVE = re.compile(
+    r"^```\{(?P<name>exercise-start|exercise-end|solution-start|solution-end)\}"
+    r"(?P<argument>[^\n]*)\n(?P<options>.*?)^```[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+CHECK = re.compile(r"\bchecks\.(holds|at_least|at_most|greater|compare)\(")
+GLUED = re.compile(r"""\bglue\(\s*["'](\w+)["']""")
+PASTED = re.compile(r"\{glue(?::\w+)?\}`(\w+)`")
+PLAIN_BLOCK = re.compile(
+    r"^(`{3,}|~{3,})\s*(\w|\{(code-block|code|sourcecode|literalinclude)\})"
+)
+MINIMUM = 3
+
+
+@dataclass
+class Exercise:
+    label: str
+    solutions: list[dict] = field(default_factory=list)
+
+
+def _options(block: str) -> dict[str, str]:
+    options = {}
+    for line in block.splitlines():
+        match = re.match(r"^:(\w[\w-]*):\s*(.*)$", line.strip())
+        if match:
+            options[match.group(1)] = match.group(2).strip()
+    return options
+
+
+def exercises_of(source: str, page: str) -> list[Exercise]:
+    """The exercises of a page's MyST source, in order, each with its solutions (their
+    options, text and code cells); raises ``ValueError`` naming what is malformed."""
+    exercises: dict[str, Exercise] = {}
+    open_exercise = open_solution = None
+    for match in DIRECTIVE.finditer(source):
+        name, options = match["name"], _options(match["options"])
+        if name == "exercise-start":
+            if open_exercise or open_solution:
+                raise ValueError(f"{page}: exercise-start inside another block")
+            label = options.get("label", "")
+            if not label or label in exercises:
+                raise ValueError(f"{page}: exercise-start needs a new :label:")
+            exercises[label] = Exercise(label)
+            open_exercise = label
+        elif name == "exercise-end":
+            if open_exercise is None:
+                raise ValueError(f"{page}: exercise-end without exercise-start")
+            open_exercise = None
+        elif name == "solution-start":
+            if open_exercise or open_solution:
+                raise ValueError(f"{page}: solution-start inside another block")
+            target = match["argument"].strip()
+            if target not in exercises:
+                raise ValueError(f"{page}: solution of unknown exercise {target!r}")
+            open_solution = {"options": options, "start": match.end(), "of": target}
+        else:
+            if open_solution is None:
+                raise ValueError(f"{page}: solution-end without solution-start")
+            text = source[open_solution["start"] : match.start()]
+            exercises[open_solution["of"]].solutions.append(
+                {**open_solution, "text": text, "cells": code_cells(text)}
+            )
+            open_solution = None
+    if open_exercise or open_solution:
+        raise ValueError(f"{page}: an exercise or solution is never closed")
+    return list(exercises.values())
+
+
+def _source(page: str) -> str:
+    return (DOCS / f"{page}.md").read_text(encoding="utf-8")
+
+
+def test_exercises_are_read_and_malformed_ones_refused():
+    good = (
+        "## Exercises\n\n```{exercise-start}\n:label: p-exercise-a\n```\n\nQ?\n\n"
+        "```{exercise-end}\n```\n\n```{solution-start} p-exercise-a\n:class: dropdown\n"
+        "```\n\nA: {glue:text}`ex_a`.\n\n```{code-cell} ipython3\n"
+        'glue("ex_a", checks.holds(True, "exercise: a"))\n```\n\n'
+        "```{solution-end}\n```\n"
+    )
+    (exercise,) = exercises_of(good, "p")
+    assert exercise.label == "p-exercise-a"
+    (solution,) = exercise.solutions
+    assert solution["options"] == {"class": "dropdown"}
+    assert solution["cells"] == ['glue("ex_a", checks.holds(True, "exercise: a"))']
+    assert PASTED.findall(solution["text"]) == ["ex_a"]
+    with pytest.raises(ValueError, match="never closed"):
+        exercises_of(good.rsplit("```{solution-end}", 1)[0], "p")
+    with pytest.raises(ValueError, match="unknown exercise 'p-exercise-b'"):
+        exercises_of(
+            good.replace(
+                "solution-start} p-exercise-a", "solution-start} p-exercise-b"
+            ),
+            "p",
+        )
+    with pytest.raises(ValueError, match="needs a new :label:"):
+        exercises_of(good.replace(":label: p-exercise-a\n", ""), "p")
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_ends_with_three_exercises_with_checked_solutions(page):
+    source = _source(page)
+    assert source.rstrip().endswith(FINISH), f"{page}: page.finish() is not last"
+    assert source.count("\n## Exercises\n") == 1, f"{page}: no '## Exercises' section"
+    section = source[source.index("\n## Exercises\n") : source.rindex(FINISH)]
+    assert "\n## " not in section[1:], f"{page}: Exercises is not the last section"
+    exercises = exercises_of(source, page)
+    assert len(exercises) >= MINIMUM, f"{page}: {len(exercises)} exercises"
+    assert len(exercises_of(section, page)) == len(exercises), (
+        f"{page}: an exercise outside the Exercises section"
+    )
+    for line in section.splitlines():
+        assert not PLAIN_BLOCK.match(line), (
+            f"{page}: a plain code block in the exercises ({line!r}): the page's "
+            "script would run it; name code inline or in a code cell"
+        )
+    for exercise in exercises:
+        assert exercise.label.startswith(f"{page}-exercise-"), exercise.label
+        assert exercise.solutions, f"{exercise.label} has no solution"
+        for solution in exercise.solutions:
+            assert solution["options"].get("class") == "dropdown", (
+                f"{exercise.label}: the solution is not hidden (:class: dropdown)"
+            )
+            code = "\n".join(solution["cells"])
+            if not code:
+                continue
+            assert CHECK.search(code), f"{exercise.label}: the solution checks nothing"
+            glued = set(GLUED.findall(code))
+            pasted = set(PASTED.findall(solution["text"]))
+            assert glued & pasted, (
+                f"{exercise.label}: its words paste none of the values it glues "
+                f"(glued {sorted(glued)}, pasted {sorted(pasted)})"
+            )
+            assert all(name.startswith("ex_") for name in glued), (
+                f"{exercise.label}: glue names of exercises start with 'ex_': "
+                f"{sorted(glued)}"
+            )
+
+
+def test_exercise_labels_are_unique_across_pages():
+    labels = [
+        e.label
+        for page in PAGES
+        if (DOCS / f"{page}.md").is_file()
+        for e in exercises_of(_source(page), page)
+    ]
+    assert len(labels) == len(set(labels))
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_built_page_hides_each_solution_behind_a_toggle(page, built_html):
+    html = built_html / f"{page}.html"
+    if not html.is_file():
+        missing_data(f"the build wrote no {html.name}")
+    text = html.read_text(encoding="utf-8")
+    exercises = len(re.findall(r'class="exercise admonition"', text))
+    solutions = len(re.findall(r'class="solution dropdown admonition"', text))
+    if exercises == 0 and "## Exercises" in _source(page):
+        missing_data(f"{html.name} was built before its exercises were written")
+    assert exercises >= MINIMUM and solutions >= exercises
