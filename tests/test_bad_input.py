@@ -342,6 +342,20 @@ SWEEP = {
         lambda: convnet_internals.grad_cam(convnet(), zeros(28, 28, 1), class_index=-1),
         "class_index",
     ),
+    "convnet_internals.saliency_map": (
+        lambda: convnet_internals.saliency_map(
+            convnet(), zeros(28, 28, 1), class_index=10
+        ),
+        "class_index",
+    ),
+    "convnet_internals.randomised_copy": (
+        lambda: convnet_internals.randomised_copy(convnet(), ["conv9"], seed=0),
+        "layers",
+    ),
+    "convnet_internals.rank_correlation": (
+        lambda: convnet_internals.rank_correlation(zeros(3, 3), zeros(2, 2)),
+        "a and b",
+    ),
     # convnets
     "convnets.conv_output_size": (lambda: convnets.conv_output_size(0, 3), "size"),
     "convnets.keras_output_size": (lambda: convnets.keras_output_size(28, 0), "kernel"),

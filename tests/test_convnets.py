@@ -171,3 +171,76 @@ def test_grad_cam_on_the_logit_does_not_saturate_where_the_probability_does():
     assert from_logit > 0 and from_probability < 1e-6 * from_logit
     with pytest.raises(ValueError, match="score must be"):
         convnet_internals.grad_cam(model, image, 3, score="softmax")
+
+
+def test_occlusion_log_drop_is_zero_where_the_model_does_not_read():
+    heat = convnet_internals.occlusion_map(
+        _corner_model(), np.ones((28, 28, 1), np.float32), 0, 6, 2, score="log drop"
+    )
+    outside = np.ones_like(heat, dtype=bool)
+    outside[:4, :4] = False
+    np.testing.assert_allclose(heat[outside], 0.0, atol=1e-6)
+    assert np.all(np.abs(heat[~outside]) > 1e-6)
+    with pytest.raises(ValueError, match="score must be"):
+        convnet_internals.occlusion_map(
+            _corner_model(), np.ones((28, 28, 1)), 0, score="p"
+        )
+
+
+def test_saliency_is_zero_outside_the_part_the_model_reads():
+    image = np.random.default_rng(3).random((28, 28, 1)).astype("float32")
+    saliency = convnet_internals.saliency_map(_corner_model(), image, 1)
+    assert saliency.shape == (28, 28)
+    assert np.all(saliency[10:, :] == 0) and np.all(saliency[:, 10:] == 0)
+    assert saliency[:8, :8].max() > 0
+
+
+def _functional_model():
+    import keras
+
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="first")(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="second")(x)
+    x = keras.layers.Add(name="join")(
+        [x, keras.layers.Conv2D(4, 5, name="skip")(inputs)]
+    )
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="top")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_grad_cam_and_saliency_read_a_functional_model_at_a_named_layer():
+    model = _functional_model()
+    image = np.random.default_rng(4).random((12, 12, 3)).astype("float32")
+    cam, gradient = convnet_internals.grad_cam(model, image, 2, layer="join")
+    assert cam.shape == (12, 12) and gradient > 0
+    assert convnet_internals.saliency_map(model, image, 2).shape == (12, 12)
+    with pytest.raises(ValueError, match="layer must be one of"):
+        convnet_internals.grad_cam(model, image, 2, layer="nowhere")
+
+
+def test_randomised_copy_redraws_only_the_named_layers():
+    model = _functional_model()
+    copy = convnet_internals.randomised_copy(model, ["top", "second"], seed=0)
+    for layer, copied in zip(model.layers, copy.layers, strict=True):
+        for kept, drawn in zip(layer.get_weights(), copied.get_weights(), strict=True):
+            same = np.array_equal(kept, drawn)
+            if layer.name in ("top", "second") and kept.ndim > 1:  # kernels
+                assert not same, layer.name
+            elif layer.name not in ("top", "second"):
+                assert same, layer.name
+    again = convnet_internals.randomised_copy(model, ["top"], seed=0)
+    np.testing.assert_array_equal(
+        again.get_layer("top").get_weights()[0], copy.get_layer("top").get_weights()[0]
+    )
+    with pytest.raises(ValueError, match="layers must be names"):
+        convnet_internals.randomised_copy(model, ["nowhere"], seed=0)
+
+
+def test_rank_correlation_of_maps():
+    a = np.arange(16.0).reshape(4, 4)
+    assert convnet_internals.rank_correlation(a, a**3) == pytest.approx(1.0)
+    assert convnet_internals.rank_correlation(a, -a) == pytest.approx(-1.0)
+    assert convnet_internals.rank_correlation(a, np.ones((4, 4))) == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        convnet_internals.rank_correlation(a, a[:2])

@@ -56,9 +56,16 @@ def occlusion_map(
     patch: int = 6,
     stride: int = 2,
     fill: float = 0.0,
+    score: str = "probability",
 ) -> np.ndarray:
     """Probability of ``label`` as a ``patch`` x ``patch`` square of ``fill`` slides over
-    the image: low values mark the parts the answer depends on (cs231n's heat-map)."""
+    the image: low values mark the parts the answer depends on (cs231n's heat-map).
+
+    ``score="log drop"`` returns instead how far the log-probability of ``label``
+    falls, ``log p(image) - log p(occluded)``: high where the answer depends on the
+    pixels, and not squashed near 1 when the network is sure."""
+    if score not in ("probability", "log drop"):
+        raise ValueError(f"score must be 'probability' or 'log drop', got {score!r}")
     image = _image(model, image)
     _class_index("label", model, label)
     patch, stride = positive_int("patch", patch), positive_int("stride", stride)
@@ -71,7 +78,11 @@ def occlusion_map(
         occluded[
             n, i * stride : i * stride + patch, j * stride : j * stride + patch
         ] = fill
-    return training.predict(model, occluded)[:, label].reshape(rows, cols)
+    if score == "probability":
+        return training.predict(model, occluded)[:, label].reshape(rows, cols)
+    probabilities = training.predict(model, np.concatenate([image[None], occluded]))
+    logs = np.log(np.maximum(probabilities[:, label].astype(np.float64), 1e-30))
+    return (logs[0] - logs[1:]).reshape(rows, cols)
 
 
 def grad_cam(
@@ -88,33 +99,16 @@ def grad_cam(
     ``score="logit"`` (the method's choice) differentiates the class score before the
     softmax, which keeps its slope however sure the network is; ``"probability"``
     differentiates the softmax output, whose gradient vanishes on a confident answer
-    (docs/convnet_internals.md shows both).
+    (docs/convnet_internals.md shows both). ``model`` is a Sequential network or a
+    functional one (such as the EfficientNet-Lite0 port) ending in a softmax ``Dense``.
     """
-    import keras
     import tensorflow as tf
 
     if score not in ("logit", "probability"):
         raise ValueError(f"score must be 'logit' or 'probability', got {score!r}")
     image = _image(model, image)
     _class_index("class_index", model, class_index)
-    last = model.layers[-1]
-    if getattr(last, "activation", None) is not keras.activations.softmax:
-        raise ValueError(
-            f"model's last layer must be a softmax Dense, got {last.name!r}"
-        )
-    layer = layer or conv_layer_names(model)[-1]
-    inputs = keras.Input(model.inputs[0].shape[1:])
-    x, maps = inputs, None
-    for hidden in model.layers[:-1]:  # rebuilt functionally, sharing the weights
-        x = hidden(x)
-        if hidden.name == layer:
-            maps = x
-    if maps is None:
-        raise ValueError(
-            f"layer must be one of {conv_layer_names(model)}, got {layer!r}"
-        )
-    logits = keras.ops.matmul(x, last.kernel) + last.bias  # the softmax's input
-    both = keras.Model(inputs, [maps, logits if score == "logit" else last(x)])
+    both = _maps_and_score(model, layer, score)
     with tf.GradientTape() as tape:
         feature_maps, scores = both(image[None], training=False)
         target = scores[:, class_index]
@@ -126,3 +120,120 @@ def grad_cam(
     cam = cam / (tf.reduce_max(cam) + 1e-8)
     resized = tf.image.resize(cam[..., None], image.shape[:2], method="bilinear")
     return resized.numpy()[..., 0], float(tf.reduce_mean(tf.abs(gradient)))
+
+
+def _softmax_top(model):
+    """``model``'s last layer if it is a softmax ``Dense``, else an error."""
+    import keras
+
+    last = model.layers[-1]
+    if getattr(last, "activation", None) is not keras.activations.softmax:
+        raise ValueError(
+            f"model's last layer must be a softmax Dense, got {last.name!r}"
+        )
+    return last
+
+
+def _rebuilt(model, layer: str | None):
+    """``(inputs, maps of layer, input of the softmax layer)`` of ``model``, sharing
+    its weights; ``layer=None`` skips the maps (a Sequential model is rebuilt
+    functionally, a functional one read as it is)."""
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        inputs = keras.Input(model.inputs[0].shape[1:])
+        x, maps = inputs, None
+        for hidden in model.layers[:-1]:
+            x = hidden(x)
+            if hidden.name == layer:
+                maps = x
+        names = conv_layer_names(model)
+    else:
+        names = [hidden.name for hidden in model.layers[1:-1]]
+        inputs, x = model.inputs, model.layers[-1].input
+        maps = model.get_layer(layer).output if layer in names else None
+    if layer is not None and maps is None:
+        raise ValueError(f"layer must be one of {names}, got {layer!r}")
+    return inputs, maps, x
+
+
+def _maps_and_score(model, layer: str | None, score: str = "logit"):
+    """A model from ``model``'s input to ``[maps of layer, class scores]``, sharing
+    its weights: the scores are logits (the softmax's input) or probabilities."""
+    import keras
+
+    last = _softmax_top(model)
+    if layer is None and isinstance(model, keras.Sequential):
+        layer = conv_layer_names(model)[-1]
+    inputs, maps, x = _rebuilt(model, layer)
+    logits = keras.ops.matmul(x, last.kernel) + last.bias  # the softmax's input
+    return keras.Model(inputs, [maps, logits if score == "logit" else last(x)])
+
+
+def saliency_map(model, image: np.ndarray, class_index: int) -> np.ndarray:
+    """Vanilla gradient saliency: how much the class logit moves per unit change of
+    each pixel, ``|d logit / d pixel|``, the largest over the colour channels."""
+    import keras
+    import tensorflow as tf
+
+    image = _image(model, image)
+    _class_index("class_index", model, class_index)
+    last = _softmax_top(model)
+    inputs, _, x = _rebuilt(model, None)
+    logits = keras.Model(inputs, keras.ops.matmul(x, last.kernel) + last.bias)
+    pixels = tf.convert_to_tensor(image[None])
+    with tf.GradientTape() as tape:
+        tape.watch(pixels)
+        target = logits(pixels, training=False)[:, class_index]
+    gradient = tape.gradient(target, pixels)[0].numpy()
+    return np.abs(gradient).max(axis=-1)
+
+
+def randomised_copy(model, layers, seed: int):
+    """A copy of ``model`` whose named ``layers`` get fresh random weights (the
+    model-randomisation test of Adebayo et al., 2018): kernels drawn He-normal from
+    ``seed``, biases 0, batch normalisation reset to the identity; every other layer
+    keeps the trained weights."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    if not layers or any(name not in names for name in layers):
+        raise ValueError(f"layers must be names from {names}, got {layers!r}")
+    generator = np.random.default_rng(integer("seed", seed, minimum=0))
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for name in layers:
+        target = copy.get_layer(name)
+        fresh = []
+        for variable in target.weights:
+            shape, path = tuple(variable.shape), variable.path.rsplit("/", 1)[-1]
+            if path in ("kernel", "depthwise_kernel"):
+                fan_in = (
+                    int(np.prod(shape[:-1]))
+                    if path == "kernel"
+                    else int(np.prod(shape[:2]))
+                )
+                fresh.append(generator.normal(0, np.sqrt(2 / fan_in), shape))
+            elif path in ("gamma", "moving_variance"):
+                fresh.append(np.ones(shape))
+            else:  # bias, beta, moving_mean
+                fresh.append(np.zeros(shape))
+        target.set_weights([w.astype(np.float32) for w in fresh])
+    return copy
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two maps of the same shape (1: same order of
+    importance, 0: unrelated; 0 if either map is constant), the sanity check's
+    measure of how much a map changed."""
+    from scipy.stats import spearmanr
+
+    a, b = array("a", a), array("b", b)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"a and b must have the same shape, got {a.shape} and {b.shape}"
+        )
+    if np.ptp(a) == 0 or np.ptp(b) == 0:  # a constant map orders nothing
+        return 0.0
+    return float(spearmanr(a.ravel(), b.ravel()).statistic)
