@@ -20,7 +20,12 @@ from dlbook_site.sphinx_cache import code_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-FINISH = "```{code-cell} ipython3\n:tags: [remove-cell]\npage.finish()\n```"
+# the page's last cell: hidden, ending with page.finish() (it may glue values first)
+LAST_CELL = re.compile(
+    r"^```\{code-cell\} ipython3\n:tags: \[remove-cell\]\n(?:(?!^```).*\n)*?"
+    r"page\.finish\(\)\n```\s*\Z",
+    re.MULTILINE,
+)
 DIRECTIVE = re.compile(
     r"^```\{(?P<name>exercise-start|exercise-end|solution-start|solution-end)\}"
     r"(?P<argument>[^\n]*)\n(?P<options>.*?)^```[ \t]*$",
@@ -123,9 +128,10 @@ def test_exercises_are_read_and_malformed_ones_refused():
 @pytest.mark.parametrize("page", list(PAGES))
 def test_page_ends_with_three_exercises_with_checked_solutions(page):
     source = _source(page)
-    assert source.rstrip().endswith(FINISH), f"{page}: page.finish() is not last"
+    last = LAST_CELL.search(source)
+    assert last, f"{page}: the last cell is not a hidden one ending with page.finish()"
     assert source.count("\n## Exercises\n") == 1, f"{page}: no '## Exercises' section"
-    section = source[source.index("\n## Exercises\n") : source.rindex(FINISH)]
+    section = source[source.index("\n## Exercises\n") : last.start()]
     assert "\n## " not in section[1:], f"{page}: Exercises is not the last section"
     exercises = exercises_of(source, page)
     assert len(exercises) >= MINIMUM, f"{page}: {len(exercises)} exercises"
