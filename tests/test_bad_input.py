@@ -802,6 +802,12 @@ SWEEP = {
         "answers",
     ),
     "seq2seq.leak": (lambda: seq2seq.leak(None, {"source": zeros(1, 9)}), "inputs"),
+    "seq2seq.decoder_only": (lambda: seq2seq.decoder_only(length=0), "length"),
+    "seq2seq.future_influence": (
+        lambda: seq2seq.future_influence(None, [[1, 99]]),
+        "tokens",
+    ),
+    "seq2seq.warmup_schedule": (lambda: seq2seq.warmup_schedule([0, 1]), "steps"),
     "seq2seq.attention_probe": (
         lambda: seq2seq.attention_probe(softmax_model(), "decoder_0_cross"),
         "layer",

@@ -101,3 +101,25 @@ def test_tiny_training_is_deterministic_and_learns(no_store):
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert runs[0][0][-1] < runs[0][0][0]
+
+
+def test_decoder_only_sees_no_future_with_the_mask_and_does_without():
+    tokens = np.random.default_rng(0).integers(3, len(seq2seq.TOKENS), (8, 6))
+    training.reseed(0)
+    masked = seq2seq.future_influence(seq2seq.decoder_only(6), tokens)
+    training.reseed(0)
+    unmasked = seq2seq.future_influence(seq2seq.decoder_only(6, causal=False), tokens)
+    above, on_or_below = np.triu_indices(6, k=1), np.tril_indices(6)
+    assert masked.shape == (6, 6)
+    assert masked[above].max() == 0.0
+    assert masked[on_or_below].min() > 0.0
+    assert unmasked[above].min() > 0.0
+
+
+def test_warmup_schedule_rises_linearly_then_decays():
+    lr = seq2seq.warmup_schedule(
+        np.array([1, 2, 4000, 16000]), d_model=512, warmup=4000
+    )
+    assert lr[1] == pytest.approx(2 * lr[0])
+    assert lr[2] == pytest.approx(512**-0.5 * 4000**-0.5)
+    assert lr[3] == pytest.approx(lr[2] / 2)

@@ -299,3 +299,68 @@ def attention_probe(model, layer: str = "decoder_0_cross") -> keras.Model:
             f"layer must be one of the attention layers {names}, got {layer!r}"
         )
     return keras.Model(model.input, model.get_layer(layer).output[1])
+
+
+def decoder_only(
+    length: int = 12,
+    d_model: int = 64,
+    heads: int = 2,
+    blocks: int = 1,
+    feed_forward: int = 128,
+    causal: bool = True,
+    vocab_size: int = len(TOKENS),
+) -> keras.Model:
+    """A GPT-style decoder-only Transformer, small: one sequence ``tokens`` in,
+    ``blocks`` blocks of masked self-attention and feed-forward (residuals, post-
+    LayerNorm, as :func:`transformer`), no encoder and no cross-attention, and a softmax
+    over the next token at every position. ``causal=False`` drops the causal mask."""
+    size = head_size(d_model, heads)
+    blocks = positive_int("blocks", blocks)
+    length = positive_int("length", length)
+    tokens = keras.Input((length,), dtype="int32", name="tokens")
+    keys = padding_mask(tokens)
+    if causal:
+        keys = ops.logical_and(keys, causal_mask(length))
+    x = TokenAndPosition(vocab_size, d_model, length, name="embedding")(tokens)
+    for i in range(blocks):
+        name = f"block_{i}"
+        attended, _ = MultiHeadAttention(heads, size, name=name + "_self")(
+            x, x, attention_mask=keys, return_attention_scores=True
+        )
+        x = _residual(x, attended, 0.0, name + "_self")
+        x = _residual(x, _feed_forward(x, feed_forward, name), 0.0, name + "_ff")
+    probabilities = layers.Dense(vocab_size, activation="softmax", name="next_token")(x)
+    return keras.Model(tokens, probabilities, name="decoder_only" + "_causal" * causal)
+
+
+def future_influence(model, tokens, seed: int = 0) -> np.ndarray:
+    """How far each output position moves when one input token changes: entry ``[i,
+    j]`` is the largest absolute change of the outputs at position ``i`` when token
+    ``j`` of every sequence in ``tokens`` is replaced by another (non-padding) token.
+    A model that cannot see the future gives 0 above the diagonal (``j > i``)."""
+    tokens = validate.array("tokens", tokens, ndim=2).astype("int32")
+    if tokens.size == 0 or tokens.min() < 0 or tokens.max() >= len(TOKENS):
+        raise ValueError(f"tokens must be ids from 0 to {len(TOKENS) - 1}")
+    generator = np.random.default_rng(seed)
+    before = np.asarray(model(tokens, training=False))
+    length = tokens.shape[1]
+    influence = np.zeros((length, length))
+    for j in range(length):
+        changed = tokens.copy()
+        shift = generator.integers(1, len(TOKENS) - START, len(tokens))
+        changed[:, j] = START + (changed[:, j] - START + shift) % (len(TOKENS) - START)
+        after = np.asarray(model(changed, training=False))
+        influence[:, j] = np.abs(after - before).max(axis=(0, 2))
+    return influence
+
+
+def warmup_schedule(steps, d_model: int = 512, warmup: int = 4000) -> np.ndarray:
+    """Vaswani et al.'s learning rate at each step (counted from 1): a linear rise for
+    ``warmup`` steps, then a decay as ``1 / sqrt(step)``:
+    ``d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)``."""
+    steps = validate.array("steps", steps, ndim=(0, 1), finite=True).astype(float)
+    if np.any(steps < 1):
+        raise ValueError("steps must be counted from 1")
+    d_model = positive_int("d_model", d_model)
+    warmup = positive_int("warmup", warmup)
+    return d_model**-0.5 * np.minimum(steps**-0.5, steps * warmup**-1.5)
