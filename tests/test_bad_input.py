@@ -592,6 +592,18 @@ SWEEP = {
         "x must",
     ),
     "generative.train_gan": (lambda: generative.train_gan(zeros(2, 5), 1), "x must"),
+    "generative.discriminator_loss": (
+        lambda: generative.discriminator_loss(zeros(2, 1), None),
+        "fake_logits",
+    ),
+    "generative.generator_loss": (
+        lambda: generative.generator_loss(None),
+        "fake_logits",
+    ),
+    "generative.watched_samples": (
+        lambda: generative.watched_samples({"history": {}}, 1),
+        "record",
+    ),
     "generative.vaegan_models": (
         lambda: generative.vaegan_models(latent_dim=0),
         "latent_dim",
@@ -1052,6 +1064,10 @@ SWEEP = {
     # word_embeddings
     "word_embeddings.analogy_accuracy": (
         lambda: word_embeddings.analogy_accuracy(None, []),
+        "space",
+    ),
+    "word_embeddings.analogy_rank": (
+        lambda: word_embeddings.analogy_rank(None, None),
         "space",
     ),
     "word_embeddings.analogy_outcomes": (

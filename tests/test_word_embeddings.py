@@ -31,3 +31,18 @@ def test_map_names_missing_words():
     assert len(ax.texts) == 3
     with pytest.raises(KeyError, match="pear"):
         plot_map(space, ["man", "pear"])
+
+
+def test_analogy_rank_is_one_when_right_and_agrees_with_the_accuracy():
+    from dlbook.word_embeddings import analogy_rank
+
+    space = WordVectors.from_matrix(WORDS, MATRIX)
+    right = Analogy("family", "man", "king", "woman", "queen")
+    wrong = Analogy("family", "king", "man", "queen", "apple")
+    assert analogy_rank(space, right) == 1
+    assert analogy_rank(space, wrong) == 2  # woman first, then apple
+    assert (
+        analogy_rank(space, Analogy("family", "man", "king", "girl", "queen")) is None
+    )
+    with pytest.raises(TypeError, match="question"):
+        analogy_rank(space, ("man", "king"))

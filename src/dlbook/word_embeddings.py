@@ -117,3 +117,24 @@ def plot_map(space: WordVectors, words, ax=None, title: str = ""):
         title=title,
     )
     return ax
+
+
+def analogy_rank(space: WordVectors, question) -> int | None:
+    """Where the expected answer ``question.d`` ranks among all of ``space``'s words
+    for ``question`` (``corpora.Analogy``; 3CosAdd, the three question words left
+    out): 1 is right, ``None`` if a word is not in the vocabulary."""
+    if not isinstance(space, WordVectors):
+        raise TypeError(f"space must be WordVectors, got {space!r:.60}")
+    words = [getattr(question, name, None) for name in "abcd"]
+    if not all(isinstance(word, str) for word in words):
+        raise TypeError(
+            f"question must be an analogy (a, b, c, d), got {question!r:.60}"
+        )
+    index = space.index
+    if not all(word in index for word in words):
+        return None
+    a, b, c, d = (index[word] for word in words)
+    target = space.vectors[b] - space.vectors[a] + space.vectors[c]
+    scores = space.vectors @ target
+    scores[[a, b, c]] = -np.inf
+    return int(np.sum(scores > scores[d])) + 1
