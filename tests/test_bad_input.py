@@ -788,6 +788,14 @@ SWEEP = {
         lambda: separable.separable_mult_adds(1, 0, 3, 1, 1),
         "out_w",
     ),
+    "separable.mobilenet_style_convnet": (
+        lambda: separable.mobilenet_style_convnet(width=0),
+        "width",
+    ),
+    "separable.draw_decomposition": (
+        lambda: separable.draw_decomposition(c_in=9),
+        "c_in",
+    ),
     "separable.median_latency": (
         lambda: separable.median_latency(None, zeros(1, 2), repeats=0),
         "repeats",

@@ -58,3 +58,28 @@ def test_median_latency_is_positive_and_sweep_has_numbers():
         144 / 52, 1
     )  # 3*3*4*4 / (3*3*4 + 4*4)
     assert len(sweep.attrs["speedups"]) == 1 and sweep.attrs["speedups"][0] > 0
+
+
+def test_mobilenet_style_network_counts_and_width_multiplier():
+    model = separable.mobilenet_style_convnet(seed=0)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("DepthwiseConv2D") == kinds.count("BatchNormalization") == 2
+    table = separable.layer_costs(model)
+    assert (table["params (dlbook)"] == table["params (Keras)"]).all()
+    depthwise = table[table["type"] == "DepthwiseConv2D"].iloc[0]
+    assert (
+        depthwise["mult-adds"] == 11 * 11 * 9 * 32
+    )  # 11x11 positions, 3x3, 32 channels
+    half = separable.layer_costs(separable.mobilenet_style_convnet(0.5, seed=0))
+    assert half["type"].tolist() == table["type"].tolist()
+    ratio = half["mult-adds"].sum() / table["mult-adds"].sum()
+    assert 0.25 < ratio < 0.5
+    out = np.asarray(model(np.zeros((2, 28, 28, 1), "float32"), training=False))
+    np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_decomposition_diagram_states_both_weight_counts():
+    fig = separable.draw_decomposition(c_in=3, c_out=4, kernel=3)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "Conv2D: 108 weights" in texts
+    assert "SeparableConv2D: 27 + 12 = 39 weights" in texts

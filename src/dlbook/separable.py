@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from dlbook.base.validate import integer, positive_int
+from dlbook.base.seeding import reseed
+from dlbook.base.validate import integer, positive_int, positive_number
 
 
 def conv2d_params(kernel: int, c_in: int, c_out: int, bias: bool = True) -> int:
@@ -81,6 +82,12 @@ def layer_costs(model):
             k, m = layer.kernel_size[0], layer.depth_multiplier
             ours = separable_params(k, c_in, layer.filters, m, layer.use_bias)
             mult_adds = separable_mult_adds(out[0], out[1], k, c_in, layer.filters, m)
+        elif kind == "DepthwiseConv2D":
+            k, m = layer.kernel_size[0], layer.depth_multiplier
+            ours = k * k * c_in * m + (c_in * m if layer.use_bias else 0)
+            mult_adds = out[0] * out[1] * k * k * c_in * m
+        elif kind == "BatchNormalization":  # scale, offset, moving mean and variance
+            ours = 4 * c_in  # its multiply-adds fold into the layer before it
         elif kind == "Dense":
             ours = c_in * layer.units + (layer.units if layer.use_bias else 0)
             mult_adds = c_in * layer.units
@@ -155,3 +162,144 @@ def layer_speed_sweep(
     table = pd.DataFrame(rows)
     table.attrs["speedups"] = speedups  # as numbers, for checks
     return table
+
+
+def mobilenet_style_convnet(
+    width: float = 1.0,
+    seed: int | None = None,
+    input_shape=(28, 28, 1),
+    classes: int = 10,
+):
+    """The digit convnet of :func:`dlbook.convnets.mnist_convnet` with
+    ``conv="separable"``, but each separable layer split MobileNet's way: a 3x3
+    ``DepthwiseConv2D`` (no bias), batch normalization and a ReLU, then the 1x1
+    pointwise ``Conv2D`` with its ReLU. ``width`` is MobileNet's width multiplier
+    alpha: every layer's channel count (32, 64, 128) is multiplied by it."""
+    import keras
+    from keras import layers
+
+    positive_number("width", width)
+    classes = positive_int("classes", classes)
+    reseed(seed)
+    first, second, third = (max(1, round(width * c)) for c in (32, 64, 128))
+    stack = [
+        keras.Input(tuple(input_shape)),
+        layers.Conv2D(first, 3, activation="relu", name="conv1"),
+    ]
+    for index, channels in ((2, second), (3, third)):
+        stack.append(layers.MaxPooling2D(2, name=f"pool{index - 1}"))
+        stack += [
+            layers.DepthwiseConv2D(3, use_bias=False, name=f"conv{index}_depthwise"),
+            layers.BatchNormalization(name=f"conv{index}_norm"),
+            layers.ReLU(name=f"conv{index}_relu"),
+            layers.Conv2D(
+                channels, 1, activation="relu", name=f"conv{index}_pointwise"
+            ),
+        ]
+    return keras.Sequential(
+        [
+            *stack,
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(classes, activation="softmax"),
+        ],
+        name=f"mobilenet_style_{width:g}",
+    )
+
+
+def draw_decomposition(c_in: int = 3, c_out: int = 4, kernel: int = 3):
+    """Diagram: a ``Conv2D`` (top) and the same mapping split into a depthwise and a
+    pointwise step (bottom), feature maps drawn as stacks of channels, with each
+    version's weight count (biases left out)."""
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+
+    from dlbook.book.plotting import PALETTE, figure
+
+    c_in, c_out = positive_int("c_in", c_in), positive_int("c_out", c_out)
+    kernel = positive_int("kernel", kernel)
+    if c_in > 6 or c_out > 6:
+        raise ValueError(
+            f"c_in and c_out must be at most 6 to draw, got {c_in}, {c_out}"
+        )
+    fig, axes = figure(1, 1, width=9.6, height=4.4)
+    ax = axes[0, 0]
+    ax.set_xlim(-0.6, 12.2)
+    ax.set_ylim(-1.3, 5.2)
+    ax.axis("off")
+    ins = [PALETTE[i % len(PALETTE)] for i in range(c_in)]
+    outs = ["0.55", "0.4", "0.7", "0.25", "0.85", "0.5"][:c_out]
+
+    def stack(x, y, colours, size):
+        """Channels as squares, each a little behind and above the one before."""
+        step = 0.16 * size
+        for i, colour in reversed(list(enumerate(colours))):
+            ax.add_patch(
+                Rectangle(
+                    (x + i * step, y + i * step), size, size, fc=colour, ec="black"
+                )
+            )
+
+    def column(x, y, colours, size):
+        """A 1 x 1 x C kernel: one weight per channel, drawn as a column."""
+        for i, colour in enumerate(colours):
+            ax.add_patch(
+                Rectangle((x, y + i * size), size, size, fc=colour, ec="black")
+            )
+
+    def arrow(x0, x1, y):
+        ax.add_patch(
+            FancyArrowPatch((x0, y), (x1, y), arrowstyle="-|>", mutation_scale=14)
+        )
+
+    dense = conv2d_params(kernel, c_in, c_out, bias=False)
+    split = separable_params(kernel, c_in, c_out, bias=False)
+    # Conv2D: every output channel from a k x k x C_in kernel
+    top = 3.0
+    ax.text(-0.5, top + 1.9, f"Conv2D: {dense} weights", fontsize=11, weight="bold")
+    stack(0, top, ins, 1.0)
+    arrow(1.5, 3.3, top + 0.5)
+    for j in range(c_out):
+        stack(3.5 + j * 0.85, top + 0.2, ins, 0.5)
+    ax.text(
+        3.5,
+        top - 0.2,
+        f"{c_out} kernels of {kernel}x{kernel}x{c_in}",
+        fontsize=9,
+        va="top",
+    )
+    arrow(3.5 + c_out * 0.85 + 0.2, 9.8, top + 0.5)
+    stack(10.0, top, outs, 1.0)
+    # separable: depthwise (one k x k kernel per channel), then pointwise (1 x 1 x C_in)
+    bottom = 0.0
+    ax.text(
+        -0.5,
+        bottom + 1.9,
+        f"SeparableConv2D: {kernel * kernel * c_in} + {c_in * c_out} = {split} weights",
+        fontsize=11,
+        weight="bold",
+    )
+    stack(0, bottom, ins, 1.0)
+    arrow(1.5, 2.3, bottom + 0.5)
+    for j in range(c_in):
+        stack(2.5 + j * 0.7, bottom + 0.25, [ins[j]], 0.5)
+    ax.text(
+        2.5,
+        bottom - 0.2,
+        f"depthwise: {c_in} of {kernel}x{kernel}x1",
+        fontsize=9,
+        va="top",
+    )
+    arrow(2.5 + c_in * 0.7, 5.3, bottom + 0.5)
+    stack(5.5, bottom, ins, 1.0)
+    arrow(7.0, 7.6, bottom + 0.5)
+    for j in range(c_out):
+        column(7.8 + j * 0.45, bottom + 0.5 - c_in * 0.1, ins, 0.2)
+    ax.text(
+        7.8, bottom - 0.2, f"pointwise: {c_out} of 1x1x{c_in}", fontsize=9, va="top"
+    )
+    arrow(7.8 + c_out * 0.45 + 0.1, 9.8, bottom + 0.5)
+    stack(10.0, bottom, outs, 1.0)
+    ax.text(0.6, -0.9, f"{c_in} input channels", ha="center", fontsize=9)
+    ax.text(6.1, -0.9, f"{c_in} channels, mixed in space only", ha="center", fontsize=9)
+    ax.text(10.6, -0.9, f"{c_out} output channels", ha="center", fontsize=9)
+    return fig
