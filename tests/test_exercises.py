@@ -8,6 +8,7 @@ there is one.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from conftest import missing_data
 
 from dlbook.pages import PAGES
-from dlbook_site.sphinx_cache import code_cells
+from dlbook_site.sphinx_cache import CODE_CELL, code_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -164,6 +165,49 @@ def test_page_ends_with_three_exercises_with_checked_solutions(page):
                 f"{exercise.label}: glue names of exercises start with 'ex_': "
                 f"{sorted(glued)}"
             )
+
+
+def _bound_and_read(code: str) -> tuple[set[str], set[str]]:
+    """The names a cell binds at its top level (assignments, imports, definitions) and
+    the names it reads."""
+    lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    tree = ast.parse("\n".join(lines))
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return bound, read
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_solutions_read_no_name_only_a_hidden_cell_defines(page):
+    """Pasted, a page runs its visible cells only: a solution that reads a name only a
+    hidden (``remove-cell``) cell binds fails there, though the build passes."""
+    source = _source(page)
+    if "\n## Exercises\n" not in source:
+        pytest.skip(f"{page} has no exercises yet")
+    start = source.index("\n## Exercises\n")
+    hidden, visible = set(), set()
+    for match in CODE_CELL.finditer(source[:start]):
+        (cell,) = code_cells(match.group(0))
+        bound, _ = _bound_and_read(cell)
+        is_hidden = "remove-cell" in match.group("body").split("\n---\n")[0][:200]
+        (hidden if is_hidden else visible).update(bound)
+    only_hidden = hidden - visible
+    for exercise in exercises_of(source, page):
+        for solution in exercise.solutions:
+            for cell in solution["cells"]:
+                bound, read = _bound_and_read(cell)
+                missing = (read & only_hidden) - visible - bound
+                assert not missing, (
+                    f"{exercise.label} reads {sorted(missing)}, which only a hidden "
+                    "cell defines: pasted, the page does not run it"
+                )
+                visible |= bound
 
 
 def test_exercise_labels_are_unique_across_pages():
