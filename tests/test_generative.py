@@ -316,15 +316,20 @@ def test_gan_and_vaegan_trainings_are_deterministic(no_store):
             latent_dim=4,
             seed=5,
             batch_size=32,
-            snapshot_epochs=(1,),
-            snapshots=2,
+            watch=2,
         )
         for _ in range(2)
     ]
     for a, b in zip(*(m["generator"].get_weights() for m, _ in runs), strict=True):
         np.testing.assert_array_equal(a, b)
     assert runs[0][1].record == runs[1][1].record and not runs[0][1].restored
-    assert np.array(runs[0][1].record["snapshots"]["1"]).shape == (2, 28, 28)
+    assert generative.watched_samples(runs[0][1].record, 1).shape == (2, 28, 28)
+    assert set(runs[0][1].record["history"]) == {
+        "discriminator_loss",
+        "generator_loss",
+        "d_real",
+        "d_fake",
+    }
     vg = [generative.train_vaegan(x, epochs=1, seed=5, batch_size=32) for _ in range(2)]
     for a, b in zip(*(m["decoder"].get_weights() for m, _ in vg), strict=True):
         np.testing.assert_array_equal(a, b)

@@ -10,7 +10,9 @@ optimizers in routines run by ``training.run`` (:func:`gan_routine`,
 
 from __future__ import annotations
 
+import base64
 import os
+import zlib
 
 import numpy as np
 
@@ -436,12 +438,40 @@ def _optimizer(learning_rate: float):
     return keras.optimizers.Adam(learning_rate, beta_1=0.5)
 
 
+def _needs_logits(**logits) -> None:
+    for name, value in logits.items():
+        if value is None:
+            raise TypeError(f"{name} must be a tensor of logits, got {value!r}")
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """The discriminator's side of the GAN game, ``-[log D(x) + log(1 - D(G(z)))]``
+    averaged over each batch: the cross-entropy of calling real images real (label
+    1) and generated ones fake (label 0), from the discriminator's logits."""
+    _needs_logits(real_logits=real_logits, fake_logits=fake_logits)
+    return _bce_logits(1.0, real_logits) + _bce_logits(0.0, fake_logits)
+
+
+def generator_loss(fake_logits, saturating: bool = False):
+    """The generator's loss on the discriminator's logits for its images.
+
+    ``saturating=False`` (what the book trains with): the non-saturating
+    ``-log D(G(z))``, whose gradient with respect to a logit is ``-(1 - D)``, large
+    exactly when the discriminator rejects the fake (``D`` near 0). ``True``: the
+    minimax game's own ``log(1 - D(G(z)))``, gradient ``-D``, which vanishes there."""
+    _needs_logits(fake_logits=fake_logits)
+    if saturating:
+        return -_bce_logits(0.0, fake_logits)
+    return _bce_logits(1.0, fake_logits)
+
+
 def gan_steps(generator, discriminator, learning_rate: float = 2e-4):
     """The two compiled steps of a GAN, each with its own Adam optimizer:
-    ``discriminator_step(real, z)`` lowers the discriminator's cross-entropy on real
-    (label 1) and generated (label 0) images and changes only the discriminator;
-    ``generator_step(z)`` lowers the non-saturating loss ``-log D(G(z))`` and changes
-    only the generator. Each returns its loss."""
+    ``discriminator_step(real, z)`` lowers :func:`discriminator_loss` and changes
+    only the discriminator; ``generator_step(z)`` lowers the non-saturating
+    :func:`generator_loss` and changes only the generator. The discriminator step
+    returns its loss and its mean probability ``D`` of real and of generated images,
+    the generator step its loss."""
     d_optimizer, g_optimizer = _optimizer(learning_rate), _optimizer(learning_rate)
 
     @tf.function
@@ -450,18 +480,22 @@ def gan_steps(generator, discriminator, learning_rate: float = 2e-4):
         with tf.GradientTape() as tape:
             real_logit = discriminator(real, training=True)[0]
             fake_logit = discriminator(fake, training=True)[0]
-            loss = _bce_logits(1.0, real_logit) + _bce_logits(0.0, fake_logit)
+            loss = discriminator_loss(real_logit, fake_logit)
         weights = discriminator.trainable_weights
         d_optimizer.apply_gradients(
             zip(tape.gradient(loss, weights), weights, strict=True)
         )
-        return loss
+        return (
+            loss,
+            tf.reduce_mean(tf.sigmoid(real_logit)),
+            tf.reduce_mean(tf.sigmoid(fake_logit)),
+        )
 
     @tf.function
     def generator_step(z):
         with tf.GradientTape() as tape:
             fake_logit = discriminator(generator(z, training=True), training=False)[0]
-            loss = _bce_logits(1.0, fake_logit)
+            loss = generator_loss(fake_logit)
         weights = generator.trainable_weights
         g_optimizer.apply_gradients(
             zip(tape.gradient(loss, weights), weights, strict=True)
@@ -476,10 +510,11 @@ def _batches(n: int, batch_size: int, rng):
     return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
 
 
-def _snapshot(generator, z) -> list:
-    """Generated images from fixed noise ``z`` as 0-255 integers (JSON for the record)."""
-    images = np.asarray(generator(z, training=False))[..., 0]
-    return np.rint(images * 255).astype(int).tolist()
+def _pack(images) -> str:
+    """Images in [0, 1] as 8-bit grey levels, compressed and base64-encoded: a short
+    JSON string for a routine's record (see :func:`watched_samples`)."""
+    levels = np.rint(np.clip(np.asarray(images), 0, 1) * 255).astype(np.uint8)
+    return base64.b64encode(zlib.compress(levels.tobytes(), 9)).decode("ascii")
 
 
 def _loop_setup(x, epochs: int, batch_size: int, seed: int):
@@ -497,6 +532,21 @@ def _loop_setup(x, epochs: int, batch_size: int, seed: int):
     return x, epochs, batch_size, np.random.default_rng(check_seed(seed))
 
 
+def watched_samples(record: dict, epoch: int) -> np.ndarray:
+    """The images ``(n, 28, 28)`` in [0, 1] that a GAN routine generated from its
+    fixed noise batch after ``epoch`` (counted from 1), read back from its record."""
+    packed = record.get("watched") if isinstance(record, dict) else None
+    if not packed:
+        raise ValueError("record must be a GAN routine's record with watched samples")
+    epoch = positive_int("epoch", epoch)
+    if epoch > len(packed):
+        raise ValueError(f"epoch must be at most {len(packed)}, got {epoch}")
+    levels = np.frombuffer(
+        zlib.decompress(base64.b64decode(packed[epoch - 1])), np.uint8
+    )
+    return levels.reshape(-1, 28, 28).astype(np.float32) / 255
+
+
 def gan_routine(
     models,
     seed: int,
@@ -504,37 +554,41 @@ def gan_routine(
     epochs: int,
     batch_size: int = 64,
     learning_rate: float = 2e-4,
-    snapshot_epochs=(),
-    snapshots: int = 16,
+    watch: int = 200,
 ):
     """The GAN training loop, run by ``training.run`` (``models`` from
     :func:`gan_models`): each batch one discriminator step, then one generator step on
     fresh noise, all noise and shuffling drawn from NumPy generators seeded with
-    ``seed``. Records both losses per epoch and, after each epoch in
-    ``snapshot_epochs``, ``snapshots`` images from one fixed noise batch."""
+    ``seed``. Records per epoch both losses, the discriminator's mean probability
+    of real and of generated images, and the ``watch`` images generated from one
+    fixed noise batch (read them with :func:`watched_samples`), from which mode
+    collapse is measured over training."""
     generator, discriminator = models["generator"], models["discriminator"]
     x, epochs, batch_size, rng = _loop_setup(x, epochs, batch_size, seed)
+    watch = positive_int("watch", watch)
     latent = latent_dim_of(generator)
-    fixed = rng.normal(size=(snapshots, latent)).astype(np.float32)
+    fixed = rng.normal(size=(watch, latent)).astype(np.float32)
     d_step, g_step = gan_steps(generator, discriminator, learning_rate)
-    history = {"discriminator_loss": [], "generator_loss": []}
-    stages = {}
-    for epoch in range(1, epochs + 1):
-        d_losses, g_losses = [], []
+    names = ("discriminator_loss", "generator_loss", "d_real", "d_fake")
+    history: dict[str, list] = {name: [] for name in names}
+    watched = []
+    for _ in range(epochs):
+        values = []
         for index in _batches(len(x), batch_size, rng):
             z = rng.normal(size=(2, batch_size, latent)).astype(np.float32)
-            d_losses.append(float(d_step(x[index], z[0])))
-            g_losses.append(float(g_step(z[1])))
-        history["discriminator_loss"].append(float(np.mean(d_losses)))
-        history["generator_loss"].append(float(np.mean(g_losses)))
-        if epoch in snapshot_epochs:
-            stages[str(epoch)] = _snapshot(generator, fixed)
-    return {"history": history, "snapshots": stages}
+            d_loss, d_real, d_fake = d_step(x[index], z[0])
+            g_loss = g_step(z[1])
+            values.append([float(v) for v in (d_loss, g_loss, d_real, d_fake)])
+        for name, value in zip(names, np.mean(values, axis=0), strict=True):
+            history[name].append(float(value))
+        watched.append(_pack(np.asarray(generator(fixed, training=False))[..., 0]))
+    return {"history": history, "watched": watched}
 
 
 def train_gan(x, epochs: int, latent_dim: int = 2, seed: int = 0, **options):
     """Build a GAN with ``seed`` and train it on ``x`` through the store; returns
-    ``(models, result)`` with ``result.record["history"]`` and ``["snapshots"]``."""
+    ``(models, result)`` with ``result.record["history"]`` and the images of each
+    epoch (:func:`watched_samples`)."""
     from dlbook import training
 
     models = gan_models(latent_dim, seed=seed)
@@ -547,15 +601,33 @@ def train_gan(x, epochs: int, latent_dim: int = 2, seed: int = 0, **options):
 # --- the VAE-GAN --------------------------------------------------------------------
 
 
-def vaegan_models(latent_dim: int = 2, seed: int = 0) -> dict:
-    """A fresh VAE-GAN, seeded: ``{"encoder", "decoder", "discriminator"}`` (the
-    encoder of the VAE, the decoder that is also the generator, the GAN's critic)."""
+def vaegan_models(
+    latent_dim: int = 2, seed: int = 0, hidden: int = 16, start=None
+) -> dict:
+    """A VAE-GAN, seeded: ``{"encoder", "decoder", "discriminator"}`` (the encoder
+    of :func:`vae_encoder` with ``hidden`` units, the decoder that is also the
+    generator, the GAN's critic). ``start``: a trained :class:`VAE` of the same
+    sizes whose encoder and decoder weights the VAE-GAN starts from (the GAN terms
+    then join a decoder that already uses its code); else all three start fresh."""
     reseed(check_seed(seed))
-    return {
-        "encoder": vae_encoder(latent_dim),
+    models = {
+        "encoder": vae_encoder(latent_dim, hidden=hidden),
         "decoder": vae_decoder(latent_dim),
         "discriminator": dcgan_discriminator(),
     }
+    if start is not None:
+        if not isinstance(start, VAE):
+            raise TypeError(f"start must be a trained VAE, got {type(start).__name__}")
+        for name in ("encoder", "decoder"):
+            mine, theirs = models[name], getattr(start, name)
+            shapes = [w.shape for w in mine.get_weights()]
+            if shapes != [w.shape for w in theirs.get_weights()]:
+                raise ValueError(
+                    f"start must have the VAE-GAN's sizes (latent_dim={latent_dim}, "
+                    f"hidden={hidden}): its {name} does not"
+                )
+            mine.set_weights(theirs.get_weights())
+    return models
 
 
 def vaegan_steps(
@@ -603,7 +675,7 @@ def vaegan_steps(
                 tf.reduce_sum(tf.square(real_features - rec_features), axis=-1)
             )
             reconstruction = pixels + feature_weight * features
-            adversarial = _bce_logits(1.0, rec_logit) + _bce_logits(1.0, prior_logit)
+            adversarial = generator_loss(rec_logit) + generator_loss(prior_logit)
             encoder_loss = kl + reconstruction
             decoder_loss = reconstruction + adversarial_weight * adversarial
         for model, loss, optimizer in (
@@ -683,12 +755,21 @@ def vaegan_routine(
     return {"history": history}
 
 
-def train_vaegan(x, epochs: int, latent_dim: int = 2, seed: int = 0, **options):
-    """Build a VAE-GAN with ``seed`` and train it on ``x`` through the store; returns
+def train_vaegan(
+    x,
+    epochs: int,
+    latent_dim: int = 2,
+    seed: int = 0,
+    hidden: int = 16,
+    start=None,
+    **options,
+):
+    """Build a VAE-GAN with ``seed`` (from ``start``, a trained VAE, if given: see
+    :func:`vaegan_models`) and train it on ``x`` through the store; returns
     ``(models, result)``."""
     from dlbook import training
 
-    models = vaegan_models(latent_dim, seed=seed)
+    models = vaegan_models(latent_dim, seed=seed, hidden=hidden, start=start)
     result = training.run(
         vaegan_routine, models, seed=seed, x=_images(x), epochs=epochs, **options
     )
