@@ -94,3 +94,16 @@ def test_pad_rows_cuts_or_pads_to_the_count():
     np.testing.assert_array_equal(encoding.pad_rows(rows, 2), rows[:2])
     with pytest.raises(ValueError, match="count"):
         encoding.pad_rows(rows, 0)
+
+
+def test_own_budgets_keep_the_words_and_the_most_frequent_pairs():
+    texts = ["a b c", "a b d", "a b e", "c d a", "e e a"]
+    shared = encoding.vectorizer(texts, "multi_hot", 6, ngrams=2)
+    kept = encoding.vocabulary_split(shared)  # [UNK], a, b, e, c and the pair "a b"
+    assert kept == {"words": 5, "pairs": 1}
+    train, other = encoding.bags_with_own_budgets(texts, ["a b"], words=10, pairs=2)
+    words = len(encoding.vectorizer(texts, "multi_hot", 10).get_vocabulary())
+    assert train.shape == (5, words + 2) and other.shape == (1, words + 2)
+    # the most frequent pair, "a b", is the first pair column, in every text that has it
+    np.testing.assert_array_equal(train[:, words], [1, 1, 1, 0, 0])
+    assert other[0, words] == 1 and other[0, :words].sum() == 2  # "a", "b"

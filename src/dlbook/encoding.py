@@ -29,7 +29,8 @@ def vectorizer(
 
     ``mode`` is a bag (``multi_hot``: which words occur; ``count``: how often;
     ``tf_idf``: counts weighted by rarity across texts) or ``int`` (a sequence of word
-    indices, padded or cut to ``length``); ``ngrams=2`` adds word pairs to the bag.
+    indices, padded or cut to ``length``); ``ngrams=2`` adds word pairs to the bag,
+    ranked with the words under the same ``max_tokens`` (``None``: no limit).
     """
     import keras
     import tensorflow as tf
@@ -41,7 +42,9 @@ def vectorizer(
     if mode != "int" and length is not None:
         raise ValueError(f"length applies to mode='int' only, got mode={mode!r}")
     layer = keras.layers.TextVectorization(
-        max_tokens=positive_int("max_tokens", max_tokens),
+        max_tokens=None
+        if max_tokens is None
+        else positive_int("max_tokens", max_tokens),
         output_mode=mode,
         ngrams=ngrams,
         output_sequence_length=length,
@@ -151,3 +154,38 @@ def hashed_bag(texts, buckets: int, salt: int = 0) -> np.ndarray:
         rows = np.repeat(np.arange(len(words)), [len(w) for w in words])
         bags[rows, hashed_words(flat, buckets, salt)] = 1.0
     return bags
+
+
+def vocabulary_split(layer) -> dict[str, int]:
+    """How many single words and how many word pairs an adapted n-gram bag kept."""
+    if not hasattr(layer, "get_vocabulary"):
+        raise TypeError(
+            f"layer must be an adapted TextVectorization, got {layer!r:.60}"
+        )
+    vocabulary = [str(token) for token in layer.get_vocabulary()]
+    pairs = sum(" " in token for token in vocabulary)
+    return {"words": len(vocabulary) - pairs, "pairs": pairs}
+
+
+def bags_with_own_budgets(
+    train_texts, *others, words: int = 10_000, pairs: int = 10_000
+):
+    """Multi-hot bags of words and of word pairs, each with its own budget: the
+    ``words`` most frequent words and the ``pairs`` most frequent pairs of the
+    training texts (Keras' ``ngrams=2`` bag ranks both under one ``max_tokens``, so
+    pairs crowd out words). One array per part, ``(texts, words + pairs)`` at most."""
+    import keras
+
+    word_layer = vectorizer(train_texts, "multi_hot", positive_int("words", words))
+    both = vectorizer(train_texts, "multi_hot", None, ngrams=2)  # ranks every token
+    kept = [str(token) for token in both.get_vocabulary() if " " in str(token)]
+    pair_layer = keras.layers.TextVectorization(
+        output_mode="multi_hot",
+        ngrams=2,
+        vocabulary=kept[: positive_int("pairs", pairs)],
+    )  # single words fall in its out-of-vocabulary column 0, dropped below
+    encoded = []
+    for texts in (train_texts, *others):
+        pair_bag = encode(pair_layer, texts)[:, 1:]
+        encoded.append(np.concatenate([encode(word_layer, texts), pair_bag], axis=1))
+    return encoded

@@ -17,7 +17,7 @@ from dlbook.base.seeding import reseed
 from dlbook.base.validate import positive_int
 
 SEQUENCE_KINDS = ("conv1d", "LSTM", "GRU", "mean of embeddings")
-BAG_KINDS = ("bag of words", "bag of bigrams")
+BAG_KINDS = ("bag of words", "bag of bigrams", "bag of bigrams, own budget")
 KINDS = BAG_KINDS + SEQUENCE_KINDS
 
 
@@ -48,8 +48,10 @@ def encode_for(
     kind: str, train_texts, *others, max_tokens: int = 10_000, length: int = 40
 ):
     """The input ``kind`` reads: a multi-hot bag of words or of words and word pairs
-    (``max_tokens`` columns), or ``length`` word indices. Vocabulary from the
-    training texts only. Returns the width (vocabulary size) and one array per part."""
+    (``max_tokens`` columns shared by both; ``"bag of bigrams, own budget"``:
+    ``max_tokens`` words plus ``max_tokens`` pairs), or ``length`` word indices.
+    Vocabulary from the training texts only. Returns the width (vocabulary size) and
+    one array per part."""
     from dlbook import encoding
 
     if kind not in KINDS:
@@ -60,6 +62,11 @@ def encode_for(
             train_texts, *others, max_tokens=max_tokens, length=length
         )
         return layer.vocabulary_size(), parts
+    if kind == "bag of bigrams, own budget":
+        parts = encoding.bags_with_own_budgets(
+            train_texts, *others, words=max_tokens, pairs=max_tokens
+        )
+        return parts[0].shape[1], parts
     ngrams = 2 if kind == "bag of bigrams" else None
     layer = encoding.vectorizer(train_texts, "multi_hot", max_tokens, ngrams=ngrams)
     return layer.vocabulary_size(), [
@@ -101,7 +108,7 @@ def text_classifier(
                 layers.Dropout(0.5),
                 layers.Dense(1, activation="sigmoid"),
             ],
-            name=kind.replace(" ", "_"),
+            name=kind.replace(",", "").replace(" ", "_"),
         )
     recurrent = kind in ("LSTM", "GRU")
     if embedding is None:
@@ -123,7 +130,7 @@ def text_classifier(
             layers.Dropout(0.5),
             layers.Dense(1, activation="sigmoid"),
         ],
-        name=kind.replace(" ", "_"),
+        name=kind.replace(",", "").replace(" ", "_"),
     )
 
 
