@@ -436,6 +436,11 @@ SWEEP = {
     "dqn.train_dqn": (lambda: dqn.train_dqn(seed=0, gamma=1.5), "gamma"),
     # encoding
     "encoding.vectorizer": (lambda: encoding.vectorizer(None), "train_texts"),
+    "encoding.vocabulary_split": (lambda: encoding.vocabulary_split(None), "layer"),
+    "encoding.bags_with_own_budgets": (
+        lambda: encoding.bags_with_own_budgets(["a b"], words=0),
+        "words",
+    ),
     "encoding.encode": (lambda: encoding.encode(None, "one text"), "texts"),
     "encoding.one_hot_words": (lambda: encoding.one_hot_words(None, None), "text"),
     "encoding.pad_rows": (lambda: encoding.pad_rows(zeros(3, 2), 0), "count"),
@@ -496,6 +501,14 @@ SWEEP = {
     "forecasting.fit_forecaster": (
         lambda: forecasting.fit_forecaster("dense", None, None, None),
         "train",
+    ),
+    "forecasting.seasonal_naive": (
+        lambda: forecasting.seasonal_naive(np.arange(60.0), np.array([10]), period=52),
+        "target_index",
+    ),
+    "forecasting.fit_linear_ar": (
+        lambda: forecasting.fit_linear_ar(forecasting.windows(np.arange(20.0), 3), [4]),
+        "lags",
     ),
     # functional
     "functional.flat_digits": (lambda: functional.flat_digits(None), "splits"),

@@ -155,3 +155,26 @@ def test_early_to_last_ratio_and_its_wording():
     ]
     with pytest.raises(ValueError, match="share"):
         recurrent.early_to_last(profile, share=1.5)
+
+
+def test_seasonal_naive_copies_the_value_one_period_back():
+    series = np.arange(100.0)
+    np.testing.assert_array_equal(
+        forecasting.seasonal_naive(series, np.array([52, 60, 99])), [0.0, 8.0, 47.0]
+    )
+
+
+def test_linear_ar_recovers_a_known_autoregression_and_uses_only_its_lags():
+    # x_t = x_{t-1} + 0.5 (x_{t-2} - x_{t-1}) + 0.1: change = 0.5 * (lag 2 - lag 1) + 0.1
+    series = [0.0, 1.0]
+    for _ in range(60):
+        series.append(series[-1] + 0.5 * (series[-2] - series[-1]) + 0.1)
+    w = forecasting.windows(np.array(series), lookback=4)
+    model = forecasting.fit_linear_ar(w, lags=[2])
+    np.testing.assert_allclose(model.weights, [0.5, 0.1], atol=1e-4)
+    np.testing.assert_allclose(model.predict(w), w.y, atol=1e-4)
+    assert forecasting.fit_linear_ar(w).lags == (2, 3, 4)  # the whole window
+    short = forecasting.windows(np.array(series), lookback=2)
+    with pytest.raises(ValueError, match="lags reach"):
+        model_far = forecasting.fit_linear_ar(w, lags=[4])
+        model_far.predict(short)

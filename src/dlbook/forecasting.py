@@ -176,3 +176,64 @@ def fit_forecaster(
         mae(test.y, test_prediction),
         test_prediction,
     )
+
+
+def seasonal_naive(series: np.ndarray, target_index, period: int = 52) -> np.ndarray:
+    """The seasonal baseline: each target's value one ``period`` earlier (52 weeks: the
+    same week last year)."""
+    series = np.asarray(series, np.float32)
+    period = positive_int("period", period)
+    target_index = np.asarray(target_index)
+    if series.ndim != 1 or not np.issubdtype(target_index.dtype, np.integer):
+        raise ValueError("series must be 1-D and target_index integer positions in it")
+    if target_index.size and (
+        target_index.min() < period or target_index.max() >= len(series)
+    ):
+        raise ValueError(
+            f"target_index must lie in {period}..{len(series) - 1} for period {period}"
+        )
+    return series[target_index - period]
+
+
+@dataclass(frozen=True)
+class LinearAR:
+    """A linear autoregressive forecast on the window's own terms: the last value, plus
+    a constant, plus a weighted sum of how far each chosen earlier value sits from the
+    last one. ``lags``: 1 is the last value of the window, 2 the one before, ..."""
+
+    lags: tuple[int, ...]
+    weights: np.ndarray  # one per lag, then the constant
+
+    def _features(self, w: Windows) -> np.ndarray:
+        if not isinstance(w, Windows):
+            raise TypeError(f"w must be the Windows of windows(), got {w!r:.60}")
+        if max(self.lags, default=1) > w.x.shape[1]:
+            raise ValueError(
+                f"w's windows hold {w.x.shape[1]} values, lags reach {max(self.lags)}"
+            )
+        last = w.x[:, -1, 0].astype(np.float64)
+        columns = [w.x[:, -lag, 0] - last for lag in self.lags]
+        return np.column_stack([*columns, np.ones(len(last))])
+
+    def predict(self, w: Windows) -> np.ndarray:
+        """The forecast of each window's target."""
+        return w.x[:, -1, 0] + self._features(w) @ self.weights
+
+
+def fit_linear_ar(train: Windows, lags=None) -> LinearAR:
+    """Least squares on the training windows (the change from the last value, from how
+    far each earlier value of ``lags`` sits from it); ``lags=None``: the whole window.
+    Closed form, nothing random: the statistician's baseline before any network."""
+    if not isinstance(train, Windows) or not len(train.y):
+        raise ValueError(f"train must be non-empty Windows, got {train!r:.60}")
+    lookback = train.x.shape[1]
+    lags = tuple(range(2, lookback + 1)) if lags is None else tuple(lags)
+    if any(
+        not isinstance(lag, int | np.integer) or not 2 <= lag <= lookback
+        for lag in lags
+    ):
+        raise ValueError(f"lags must be integers in 2..{lookback}, got {lags!r}")
+    model = LinearAR(tuple(int(lag) for lag in lags), np.zeros(len(lags) + 1))
+    target = train.y - train.x[:, -1, 0].astype(np.float64)
+    weights, *_ = np.linalg.lstsq(model._features(train), target, rcond=None)
+    return LinearAR(model.lags, weights)
