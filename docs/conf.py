@@ -20,6 +20,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_design",
     "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
+    "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
     "sphinx_togglebutton",  # solutions hidden behind a toggle (sphinx-exercise's dropdown)
     "sphinx_exercise",  # exercises and solutions; their code cells execute with the page
@@ -35,6 +36,11 @@ extensions = [
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 nitpicky = True
 suppress_warnings = []
+
+# --- Bibliography ---------------------------------------------------------------
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"  # {cite:p} reads (Author, year), {cite:t} Author (year)
 
 # --- Bibliography ---------------------------------------------------------------
 bibtex_bibfiles = ["references.bib"]
