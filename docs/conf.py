@@ -21,6 +21,7 @@ extensions = [
     "sphinx_design",
     "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
     "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
+    "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
     "sphinx_togglebutton",  # solutions hidden behind a toggle (sphinx-exercise's dropdown)
     "sphinx_exercise",  # exercises and solutions; their code cells execute with the page
@@ -36,6 +37,11 @@ extensions = [
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 nitpicky = True
 suppress_warnings = []
+
+# --- Bibliography ---------------------------------------------------------------
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"  # {cite:p} reads (Author, year), {cite:t} Author (year)
 
 # --- Bibliography ---------------------------------------------------------------
 bibtex_bibfiles = ["references.bib"]
@@ -75,6 +81,35 @@ html_css_files = ["dlbook.css"]
 html_favicon = "_static/favicon.svg"
 html_show_sourcelink = True
 html_last_updated_fmt = None
+
+
+def published_url(environ=os.environ) -> str:
+    """Where this build will be published, for the sitemap, the canonical links and the
+    social cards: DLBOOK_SITE_URL if set, else Read the Docs' canonical URL, else the
+    GitHub Pages address of the repository the workflow runs in, else the address
+    `nox -s serve` serves a local build on."""
+    url = environ.get("DLBOOK_SITE_URL") or environ.get("READTHEDOCS_CANONICAL_URL")
+    repository = environ.get("GITHUB_REPOSITORY", "")
+    if not url and environ.get("GITHUB_ACTIONS") == "true" and "/" in repository:
+        owner, name = repository.split("/", 1)
+        url = f"https://{owner.lower()}.github.io/{name}/"
+    url = url or "http://127.0.0.1:8000/"
+    return url if url.endswith("/") else url + "/"
+
+
+html_baseurl = published_url()
+sitemap_url_scheme = "{link}"  # one language, one version: no /en/latest/ prefix
+sitemap_excludes = ["search.html", "genindex.html"]
+# Social cards: sphinxext-opengraph draws one PNG per page with matplotlib and the font
+# it ships (Roboto Flex); the logos are local files. Nothing is fetched.
+ogp_site_url = html_baseurl
+ogp_social_cards = {
+    "enable": True,
+    "image": "_static/dlbook-logo.png",
+    "image_mini": "_static/dlbook-logo.png",
+    "line_color": "#0072B2",
+}
+ogp_enable_meta_description = True
 
 # Copy code without prompts or outputs; no copy button on cell outputs. The copybutton_*
 # settings are defined once, in dlbook_site.scripts: the page scripts (downloads/*.py)
