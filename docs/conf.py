@@ -20,8 +20,9 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_design",
     "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
-    "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
-    "sphinxcontrib.bibtex",  # references.bib, cited with {cite}, listed on references.md
+    "sphinx_sitemap",  # sitemap.xml for search engines (needs html_baseurl)
+    "sphinxext.opengraph",  # og: tags and social cards, drawn here with matplotlib
+    "sphinx_codeautolink",  # names in code cells link to their API entries
     "sphinx-mathjax-offline",  # serves MathJax from _static: no request to a CDN
     "sphinx_togglebutton",  # solutions hidden behind a toggle (sphinx-exercise's dropdown)
     "sphinx_exercise",  # exercises and solutions; their code cells execute with the page
@@ -38,20 +39,26 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 nitpicky = True
 suppress_warnings = []
 
-# --- Bibliography ---------------------------------------------------------------
-bibtex_bibfiles = ["references.bib"]
-bibtex_default_style = "plain"
-bibtex_reference_style = "author_year"  # {cite:p} reads (Author, year), {cite:t} Author (year)
+# --- Numbered figures, tables and equations; {numref} and {eq} write the number -------
+numfig = True
+numfig_format = {
+    "figure": "Figure %s",
+    "table": "Table %s",
+    "code-block": "Listing %s",
+    "section": "Section %s",
+}
+math_eqref_format = "Equation ({number})"
 
 # --- Bibliography ---------------------------------------------------------------
 bibtex_bibfiles = ["references.bib"]
 bibtex_default_style = "plain"
-bibtex_reference_style = "author_year"  # {cite:p} reads (Author, year), {cite:t} Author (year)
+# {cite:p} reads [Author, year], {cite:t} Author [year]
+bibtex_reference_style = "author_year"
 
-# --- Bibliography ---------------------------------------------------------------
-bibtex_bibfiles = ["references.bib"]
-bibtex_default_style = "plain"
-bibtex_reference_style = "author_year"  # {cite:p} reads (Author, year), {cite:t} Author (year)
+# --- Names in code linked to the API reference (dlbook_site.api_reference) --------
+# A page's cells are read as one script: a name imported in one cell links in the next.
+codeautolink_concat_default = True
+codeautolink_autodoc_inject = False  # the reference lists the pages itself
 
 # --- MyST and execution --------------------------------------------------------
 myst_enable_extensions = [
@@ -67,6 +74,12 @@ nb_execution_mode = "cache"
 # own so that pages it executes two at a time never end up in the published site's cache.
 BUILD_DIR = site_settings.build_folder(Path(__file__).parent)
 nb_execution_cache_path = str(BUILD_DIR / ".jupyter_cache")
+# `nox -s pdf` reads the pages from that cache and must never execute one: a page the
+# cache lacks stops it (dlbook_site.pdf; build the site first).
+if os.environ.get("DLBOOK_NO_EXECUTION") == "1":
+    from dlbook_site.pdf import refuse_execution
+
+    refuse_execution()
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_show_tb = True  # ...and the log shows its traceback
 nb_execution_timeout = 900  # seconds per cell: fits the longest training cell
@@ -98,6 +111,11 @@ def published_url(environ=os.environ) -> str:
 
 
 html_baseurl = published_url()
+# The whole book as one PDF, when `nox -s pdf` has printed it into the build folder:
+# copied beside the pages and offered on the landing page (dlbook_site.pdf).
+PDF = BUILD_DIR / "pdf" / "dlbook.pdf"
+if PDF.is_file():
+    html_extra_path = [str(PDF.parent)]
 sitemap_url_scheme = "{link}"  # one language, one version: no /en/latest/ prefix
 sitemap_excludes = ["search.html", "genindex.html"]
 # Social cards: sphinxext-opengraph draws one PNG per page with matplotlib and the font
@@ -117,7 +135,51 @@ ogp_enable_meta_description = True
 globals().update(COPY_BUTTON)
 
 
+def _codeautolink_allows_untitled_sections() -> None:
+    """sphinx-exercise writes an exercise's body as a section without a title, and
+    sphinx-codeautolink (0.17 to 0.20 at least) pops one title per section it leaves,
+    which fails on the first exercise (IndexError: pop from empty list): leave the
+    stack alone when it is empty. Its links do not depend on that stack."""
+    from sphinx_codeautolink.extension.block import CodeBlockAnalyser
+
+    pop_title = CodeBlockAnalyser.depart_section
+    if getattr(pop_title, "dlbook_guarded", False):
+        return
+
+    def depart_section(self, node) -> None:
+        if self.title_stack:
+            pop_title(self, node)
+
+    depart_section.dlbook_guarded = True
+    CodeBlockAnalyser.depart_section = depart_section
+
+
+def _accessible_html(app, pagename, templatename, context, doctree) -> None:
+    """What axe-core (the browser check) finds in the HTML the theme and docutils write,
+    mended: the sidebar's captions are headings without a level (`aria-level`); a code
+    block that scrolls sideways cannot be scrolled from the keyboard unless it can take
+    the focus (`tabindex`); the bibliography's entries carry list roles that their
+    back-links break (plain blocks instead)."""
+    tree = context.get("furo_navigation_tree")
+    if tree:
+        context["furo_navigation_tree"] = tree.replace(
+            'role="heading">', 'role="heading" aria-level="2">'
+        )
+    body = context.get("body")
+    if body:
+        body = body.replace("<pre>", '<pre tabindex="0">')
+        body = body.replace(
+            '<div role="list" class="citation-list">', '<div class="citation-list">'
+        )
+        context["body"] = body.replace(' role="doc-biblioentry"', "")
+
+
 def setup(app):
+    _codeautolink_allows_untitled_sections()
+    app.connect("html-page-context", _accessible_html, priority=900)
+    from dlbook_site import pdf
+
+    pdf.offer_on_landing_page(app, PDF)
     """Allow `sphinx -j N` (used by `nox -s tests`): sphinx-mathjax-offline only copies
     MathJax into _static when the build ends, which is safe in parallel, but it does not
     say so and Sphinx would fall back to reading (executing) one page at a time."""
