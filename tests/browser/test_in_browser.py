@@ -8,11 +8,15 @@ by the ``copied_text`` that writes the page scripts; prompts stripped, outputs
 excluded) and sits only on the blocks ``copybutton_selector`` names; the page's
 download links answer; the search page finds the page from a word of its title; in
 the dark theme the plots of cell outputs are inverted by a CSS filter and photos are
-not. A full-page screenshot of each page, light and dark theme, goes to docs/_build/screenshots/.
+not; axe-core (vendored in tests/browser/axe/, hash-pinned) finds no serious or critical
+accessibility violation in either theme. A full-page screenshot of each page, light and
+dark theme, goes to docs/_build/screenshots/.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
@@ -27,6 +31,33 @@ THEME_KEY = "theme"
 DOWNLOAD = re.compile(r"(^|/)downloads/[^/]+\.(ipynb|py)$")
 # common words a title may hold that Sphinx's search drops (its English stop words)
 STOP = {"with", "from", "that", "this", "what", "when", "into", "your", "their"}
+
+# axe-core, vendored unchanged from npm (tests/browser/axe/README.md says how to update)
+AXE = Path(__file__).parent / "axe" / "axe.min.js"
+AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
+# the impacts that fail the check; "minor" and "moderate" are reported by axe only
+AXE_FAILS = {"serious", "critical"}
+
+
+@functools.cache
+def axe_source() -> str:
+    data = AXE.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == AXE_SHA256, (
+        f"{AXE} is not the pinned axe-core"
+    )
+    return data.decode("utf-8")
+
+
+def accessibility_problems(page) -> list[str]:
+    """axe-core's serious and critical violations on the loaded page, one line each."""
+    page.evaluate(axe_source())
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"axe {v['id']} ({v['impact']}): {v['help']}; "
+        f"{len(v['nodes'])} element(s), e.g. {v['nodes'][0]['target']}"
+        for v in results["violations"]
+        if v["impact"] in AXE_FAILS
+    ]
 
 
 class Watch:
@@ -170,6 +201,8 @@ def test_page_in_light_theme(light, base_url, page_name, screenshots):
                 assert answer.body(), f"download {href} is empty"
         _shot(page, screenshots, page_name, "light")
         assert not watch.problems, "\n".join(watch.problems)
+        problems = accessibility_problems(page)
+        assert not problems, "\n".join(problems)
     finally:
         page.close()
 
@@ -186,6 +219,8 @@ def test_page_in_dark_theme(dark, base_url, page_name, screenshots):
             )
         _shot(page, screenshots, page_name, "dark")
         assert not watch.problems, "\n".join(watch.problems)
+        problems = accessibility_problems(page)
+        assert not problems, "\n".join(problems)
     finally:
         page.close()
 
