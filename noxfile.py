@@ -300,6 +300,58 @@ def browser(session: nox.Session) -> None:
     )
 
 
+@nox.session
+def pdf(session: nox.Session) -> None:
+    """The whole book as one PDF, ``<build folder>/pdf/dlbook.pdf``, from the pages as
+    the site's build executed them: Sphinx's ``singlehtml`` builder reads every page
+    from the execution cache (a page missing from it stops the session: nothing
+    executes again), headless Chromium prints it with the headings as the PDF's outline
+    (``dlbook_site/pdf.py``), the site is rebuilt so that its landing page offers the
+    PDF, and ``tests/test_pdf.py`` checks it. Needs Chromium, as ``browser`` does; no
+    TeX. The build folder: DLBOOK_SITE, else docs/_build (what ``docs`` built)."""
+    import tomllib
+
+    require_chromium(session)
+    folder = Path(os.environ.get(SITE["SITE_VAR"]) or DOCS / "_build")
+    if not (folder / ".jupyter_cache").is_dir():
+        session.error(f"no executed pages in {folder}: run `./noxw -s docs` first")
+    python = book_python(session)
+    site = {SITE["SITE_VAR"]: str(folder), "DLBOOK_NO_EXECUTION": "1"}
+    single = folder / "singlehtml"
+    session.run(
+        python,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-n",
+        "-b",
+        "singlehtml",
+        str(DOCS),
+        str(single),
+        env={**BOOK_VARS, **site},
+        external=True,
+    )
+    project = tomllib.loads((SITEBUILD / "pyproject.toml").read_text())["project"]
+    session.install(*project["optional-dependencies"]["browser"])
+    book = folder / "pdf" / "dlbook.pdf"
+    session.run(
+        "python", str(SITEBUILD / "dlbook_site" / "pdf.py"), str(single), str(book)
+    )
+    # the landing page now offers it (nothing executes: the pages are cached)
+    build_site(session, python, env=site, html=folder / "html")
+    session.run(
+        python,
+        "-m",
+        "pytest",
+        "tests/test_pdf.py",
+        "-p",
+        "no:cacheprovider",
+        env={**BOOK_VARS, **site, "DLBOOK_PDF_REQUIRED": "1"},
+        external=True,
+    )
+
+
 @nox.session(venv_backend="none")
 def linkcheck(session: nox.Session) -> None:
     """Check the external links of the references page (needs the network: not in CI);
