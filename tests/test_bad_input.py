@@ -388,6 +388,14 @@ SWEEP = {
         lambda: convnets.linear_probe(None, None, 0),
         "train_size",
     ),
+    "convnets.probe_predictions": (
+        lambda: convnets.probe_predictions(None, None, grid=0),
+        "grid",
+    ),
+    "convnets.pool_to_grid": (
+        lambda: convnets.pool_to_grid(zeros(1, 3, 3, 2), 4),
+        "grid",
+    ),
     "convnets.filter_patterns": (
         lambda: convnets.filter_patterns(None, "conv1", [0], steps=0),
         "steps",

@@ -244,3 +244,16 @@ def test_rank_correlation_of_maps():
     assert convnet_internals.rank_correlation(a, np.ones((4, 4))) == 0.0
     with pytest.raises(ValueError, match="same shape"):
         convnet_internals.rank_correlation(a, a[:2])
+
+
+def test_pool_to_grid_averages_cells_and_keeps_a_native_grid():
+    maps = np.arange(2 * 4 * 4 * 3, dtype=float).reshape(2, 4, 4, 3)
+    two = convnets.pool_to_grid(maps, 2)
+    assert two.shape == (2, 2, 2, 3)
+    np.testing.assert_allclose(two[:, 0, 1], maps[:, :2, 2:].mean(axis=(1, 2)))
+    np.testing.assert_allclose(convnets.pool_to_grid(maps, 4), maps)
+    np.testing.assert_allclose(
+        convnets.pool_to_grid(maps, 1)[:, 0, 0], maps.mean(axis=(1, 2))
+    )
+    three = convnets.pool_to_grid(np.ones((1, 26, 26, 1)), 3)  # 26 does not divide by 3
+    np.testing.assert_allclose(three, 1.0)

@@ -346,29 +346,110 @@ def receptive_field(model) -> dict[str, int]:
 
 
 def linear_probe(
-    model, splits: data.Splits, train_size: int = 2000
+    model,
+    splits: data.Splits,
+    train_size: int = 2000,
+    grid: int | None = 1,
+    standardize: bool = False,
+    include_input: bool = False,
 ) -> dict[str, float]:
-    """Test accuracy of a logistic regression on each conv layer's features, averaged
-    over space: how directly a layer's features name the digit."""
+    """Test accuracy of a logistic regression on each conv layer's features: how
+    directly a layer's features name the digit. By default the features are averaged
+    over space (``grid=1``); see :func:`probe_predictions` for the options."""
+    predictions = probe_predictions(
+        model, splits, train_size, grid, standardize, include_input
+    )
+    return {
+        name: float(np.mean(predicted == np.asarray(splits.test[1])))
+        for name, predicted in predictions.items()
+    }
+
+
+def pool_to_grid(maps, grid: int) -> np.ndarray:
+    """Average ``(n, height, width, channels)`` maps over a ``grid`` x ``grid`` of
+    nearly equal cells (neighbouring cells share a row or column where the size does
+    not divide): ``(n, grid, grid, channels)``."""
+    from dlbook.base import validate
+
+    maps = validate.array("maps", maps, ndim=4)
+    grid = positive_int("grid", grid)
+    height, width = maps.shape[1:3]
+    if grid > min(height, width):
+        raise ValueError(f"grid must be at most {min(height, width)}, got {grid}")
+
+    def edges(size):
+        return [(i * size // grid, -(-(i + 1) * size // grid)) for i in range(grid)]
+
+    return np.stack(
+        [
+            np.stack(
+                [maps[:, r0:r1, c0:c1].mean(axis=(1, 2)) for c0, c1 in edges(width)], 1
+            )
+            for r0, r1 in edges(height)
+        ],
+        1,
+    )
+
+
+def probe_predictions(
+    model,
+    splits: data.Splits,
+    train_size: int = 2000,
+    grid: int | None = 1,
+    standardize: bool = False,
+    include_input: bool = False,
+) -> dict[str, np.ndarray]:
+    """Test-digit predictions of a logistic regression fitted, on the first
+    ``train_size`` training digits, to each conv layer's feature maps: averaged over
+    space (``grid=1``), over a ``grid`` x ``grid`` of cells (:func:`pool_to_grid`), or
+    all of them (``grid=None``). ``standardize`` scales each feature to zero mean and
+    unit variance on the training digits (the solver converges far faster on many
+    features); ``include_input`` adds the pixels themselves, pooled the same way, as
+    ``"input"``."""
     import keras
     from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
 
     train_size = positive_int("train_size", train_size)
+    if grid is not None:
+        grid = positive_int("grid", grid)
     if not all(hasattr(splits, part) for part in ("train", "val", "test")):
         raise ValueError(
             f"splits must have train, val and test parts, got {splits!r:.60}"
         )
-    scores = {}
+    x_train, y_train = splits.train[0][:train_size], splits.train[1][:train_size]
+    x_test = splits.test[0]
+
+    def flat(maps):
+        maps = maps if grid is None else pool_to_grid(maps, grid)
+        return maps.reshape(len(maps), -1)
+
+    features = {}
+    if include_input:
+        features["input"] = (flat(np.asarray(x_train)), flat(np.asarray(x_test)))
     for name in conv_layer_names(model):
         inputs, inner, _ = trace_layer(model, name)
-        pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inner))
-        x_train, y_train = splits.train[0][:train_size], splits.train[1][:train_size]
-        features = training.predict(pooled, x_train)
-        probe = LogisticRegression(max_iter=2000).fit(features, y_train)
-        scores[name] = float(
-            probe.score(training.predict(pooled, splits.test[0]), splits.test[1])
-        )
-    return scores
+        if grid == 1:  # the global average inside the graph
+            pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inner))
+            features[name] = (
+                training.predict(pooled, x_train),
+                training.predict(pooled, x_test),
+            )
+        else:
+            maps = keras.Model(inputs, inner)
+            features[name] = (
+                flat(training.predict(maps, x_train)),
+                flat(training.predict(maps, x_test)),
+            )
+    predictions = {}
+    for name, (train_features, test_features) in features.items():
+        if standardize:
+            scaler = StandardScaler()
+            train_features = scaler.fit_transform(train_features)
+            test_features = scaler.transform(test_features)
+        probe = LogisticRegression(max_iter=2000).fit(train_features, y_train)
+        predictions[name] = probe.predict(test_features)
+    return predictions
 
 
 def conv_layer_names(model) -> list[str]:
