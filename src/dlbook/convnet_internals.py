@@ -150,7 +150,7 @@ def _rebuilt(model, layer: str | None):
         names = conv_layer_names(model)
     else:
         names = [hidden.name for hidden in model.layers[1:-1]]
-        inputs, x = model.inputs, model.layers[-1].input
+        inputs, x = model.inputs[0], model.layers[-1].input
         maps = model.get_layer(layer).output if layer in names else None
     if layer is not None and maps is None:
         raise ValueError(f"layer must be one of {names}, got {layer!r}")
