@@ -1010,6 +1010,12 @@ SWEEP = {
     ),
     "transfer.curve_table": (lambda: transfer.curve_table(None), "runs"),
     "transfer.gain": (lambda: transfer.gain(None, "a", "b"), "runs"),
+    "transfer.outcomes": (lambda: transfer.outcomes(None, "a", 1), "runs"),
+    "transfer.compare_methods": (
+        lambda: transfer.compare_methods(None, "a", "b", 1),
+        "runs",
+    ),
+    "transfer.split_gains": (lambda: transfer.split_gains(None, "a", "b", 1), "runs"),
     "transfer.plot_learning_curves": (
         lambda: transfer.plot_learning_curves(None, None, classes=0),
         "classes",

@@ -221,8 +221,10 @@ def test_logistic_and_scratch_methods_and_learning_curve():
         methods, y, per_class_counts=(2, 5), seeds=(0, 1), test_per_class=10
     )
     assert len(runs) == 2 * 2 * 2
-    assert list(runs.columns) == ["method", "per_class", "seed", "accuracy"]
+    assert list(runs.columns) == ["method", "per_class", "seed", "accuracy", "correct"]
     assert runs["accuracy"].between(0, 1).all()
+    assert all(c.dtype == bool and len(c) == 20 for c in runs["correct"])
+    assert runs["accuracy"].tolist() == [c.mean() for c in runs["correct"]]
     assert runs.query("method == 'features'")["accuracy"].min() > 0.8
     table = transfer.curve_table(runs)
     assert list(table.index) == [2, 5] and list(table.columns) == [
@@ -252,7 +254,7 @@ def test_scratch_method_reuse_matches_a_new_method():
     alone = transfer.scratch_method(build, images, labels, steps=8, batch_size=4)(
         train, test, 5
     )
-    assert second == alone
+    assert np.array_equal(second, alone)
 
 
 def test_gain_is_paired_by_split():
@@ -269,6 +271,51 @@ def test_gain_is_paired_by_split():
     assert gain.loc[5].tolist() == pytest.approx([0.025, 0.0, 0.05])
     with pytest.raises(ValueError, match="no method 'c' in runs"):
         transfer.gain(runs, "a", "c")
+
+
+def _runs_with_outcomes(a_right, b_right):
+    """Learning-curve runs of methods a and b at one count, two splits of 50 tests."""
+    rows = []
+    for seed in (0, 1):
+        for name, right in (("a", a_right), ("b", b_right)):
+            correct = np.asarray(right[seed], bool)
+            rows.append(
+                {
+                    "method": name,
+                    "per_class": 5,
+                    "seed": seed,
+                    "accuracy": correct.mean(),
+                    "correct": correct,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_compare_methods_pairs_the_splits_test_examples():
+    every = np.ones(50, bool)
+    half = np.arange(50) % 2 == 0
+    runs = _runs_with_outcomes([every, every], [half, half])
+    assert transfer.outcomes(runs, "a", 5).shape == (100,)
+    better = transfer.compare_methods(runs, "a", "b", 5)
+    assert better.verdict == "a" and better.difference == pytest.approx(0.5)
+    assert better.items == 100 and "block bootstrap (50)" in better.test
+    same = transfer.compare_methods(
+        _runs_with_outcomes([half, half], [half, half]), "a", "b", 5
+    )
+    assert same.verdict == "cannot tell"  # an exact tie is never a win
+    np.testing.assert_allclose(transfer.split_gains(runs, "a", "b", 5), [0.5, 0.5])
+    with pytest.raises(ValueError, match="no run of method 'c'"):
+        transfer.compare_methods(runs, "a", "c", 5)
+    with pytest.raises(ValueError, match="per-example outcomes"):
+        transfer.outcomes(runs.drop(columns="correct"), "a", 5)
+
+
+def test_learning_curve_wants_right_or_wrong_per_test_example():
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="must return right/wrong"):
+        transfer.learning_curve(
+            {"accuracy only": lambda train, test, seed: 0.5}, y, (2,), (0,), 5
+        )
 
 
 def test_plot_learning_curves():
@@ -359,7 +406,7 @@ def test_bag_of_words_method_learns_from_words():
     labels = (np.arange(20) % 2 == 0).astype(int)
     run = transfer.bag_of_words_method(texts, labels, c=10.0)
     train, test = transfer.few_label_split(labels, 3, 5, seed=0)
-    assert run(train, test, 0) == 1.0
+    assert run(train, test, 0).all()
 
 
 def test_balanced_reviews():

@@ -21,8 +21,9 @@ from dlbook.base import validate
 from dlbook.base.seeding import check_seed, reseed, rng
 from dlbook.base.validate import positive_int
 
-# A method of a learning curve: (training indices, test indices, seed) -> test accuracy.
-Method = Callable[[np.ndarray, np.ndarray, int], float]
+# A method of a learning curve: (training indices, test indices, seed) -> right or
+# wrong on each test example, in the order of the test indices.
+Method = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
 # --- data ---------------------------------------------------------------------------
@@ -233,7 +234,7 @@ def scores(model, x, y) -> dict[str, float]:
 def logistic_method(features, labels, c: float = 1.0) -> Method:
     """A learning-curve method: a logistic regression (the softmax head, fitted by
     scikit-learn's L-BFGS in milliseconds, with an L2 penalty of strength ``1/c``) on
-    precomputed ``features``, scored on the test indices (docs/transfer.md)."""
+    precomputed ``features``; returns right/wrong per test index (docs/transfer.md)."""
     from sklearn.linear_model import LogisticRegression
 
     validate.positive_number("c", c)
@@ -248,7 +249,7 @@ def logistic_method(features, labels, c: float = 1.0) -> Method:
         head = LogisticRegression(C=c, max_iter=5000).fit(
             features[train], labels[train]
         )
-        return float(head.score(features[test], labels[test]))
+        return head.predict(features[test]) == labels[test]
 
     return run
 
@@ -263,7 +264,7 @@ def scratch_method(
     min_epochs: int = 0,
 ) -> Method:
     """A learning-curve method: the network ``build(seed)`` trained from random weights
-    on the training indices (:func:`fit_steps`), scored on the test indices.
+    on the training indices (:func:`fit_steps`); returns right/wrong per test index.
 
     It trains for ``steps`` steps, or for ``min_epochs`` passes over the training
     examples if that takes more steps: the few-label runs get enough updates, the
@@ -302,7 +303,8 @@ def scratch_method(
             seed=seed,
             recompile=model is fresh,
         )
-        return scores(model, inputs[test], labels[test])["accuracy"]
+        probabilities = training.predict(model, inputs[test], batch_size=200)
+        return probabilities.argmax(axis=1) == labels[test]
 
     return run
 
@@ -312,7 +314,9 @@ def learning_curve(
 ):
     """Test accuracy of every method at every number of labelled examples per class,
     for every seed (a random split: :func:`few_label_split`). One row per run:
-    ``method``, ``per_class``, ``seed``, ``accuracy``. Used on docs/transfer.md."""
+    ``method``, ``per_class``, ``seed``, ``accuracy`` and ``correct`` (right/wrong on
+    each test example of the split, for paired comparisons: :func:`compare_methods`).
+    Used on docs/transfer.md."""
     import pandas as pd
 
     if not methods:
@@ -326,13 +330,20 @@ def learning_curve(
         for per_class in counts:
             train, test = few_label_split(labels, per_class, test_per_class, seed)
             for name, method in methods.items():
-                accuracy = method(train, test, seed)
+                correct = np.asarray(method(train, test, seed))
+                if correct.shape != test.shape or correct.dtype != bool:
+                    raise ValueError(
+                        f"method {name!r} must return right/wrong (bool) for each of "
+                        f"the {len(test)} test examples, got {correct.dtype} "
+                        f"{correct.shape}"
+                    )
                 rows.append(
                     {
                         "method": name,
                         "per_class": per_class,
                         "seed": seed,
-                        "accuracy": float(accuracy),
+                        "accuracy": float(correct.mean()),
+                        "correct": correct,
                     }
                 )
     return pd.DataFrame(rows)
@@ -367,6 +378,50 @@ def gain(runs, better: str, baseline: str):
             raise ValueError(f"no method {name!r} in runs: {list(table.columns)}")
     difference = (table[better] - table[baseline]).groupby(level="per_class")
     return difference.agg(["mean", "min", "max"])
+
+
+def outcomes(runs, method: str, per_class: int) -> np.ndarray:
+    """Right/wrong of ``method`` on every test example at ``per_class`` labels per
+    class, the splits' test sets laid end to end in seed order (one split's test set
+    is ``len(result) // splits`` examples; for one seed it is the same at every
+    count, see :func:`few_label_split`)."""
+    _check_runs(runs)
+    if "correct" not in runs.columns:
+        raise ValueError("runs must hold per-example outcomes (column 'correct')")
+    part = runs[(runs["method"] == method) & (runs["per_class"] == per_class)]
+    if part.empty:
+        raise ValueError(f"no run of method {method!r} at per_class={per_class!r}")
+    return np.concatenate(part.sort_values("seed")["correct"].tolist())
+
+
+def compare_methods(runs, first: str, second: str, per_class: int):
+    """``first`` against ``second`` at ``per_class`` labels per class, through
+    :func:`dlbook.book.checks.compare`: paired on the same test examples of every
+    split (seed). The splits' test sets are laid end to end (:func:`outcomes`) and
+    resampled in runs of one test set's length (a block bootstrap), so that the
+    variation from one random training split to the next counts, not only that of
+    the test examples."""
+    from dlbook.book import checks
+
+    a, b = outcomes(runs, first, per_class), outcomes(runs, second, per_class)
+    if len(a) != len(b):
+        raise ValueError(f"{first!r} and {second!r} were not run on the same splits")
+    splits = runs["seed"].nunique()
+    return checks.compare(a, b, names=(first, second), block=len(a) // splits)
+
+
+def split_gains(runs, better: str, baseline: str, per_class: int) -> np.ndarray:
+    """The accuracy of ``better`` minus that of ``baseline`` on each split (seed) at
+    ``per_class`` labels per class, in seed order: one number per split, to compare
+    the gains of two tasks whose test examples differ."""
+    _check_runs(runs)
+    table = runs[runs["per_class"] == per_class].pivot_table(
+        "accuracy", "seed", "method"
+    )
+    for name in (better, baseline):
+        if name not in table.columns:
+            raise ValueError(f"no method {name!r} at per_class={per_class!r} in runs")
+    return (table[better] - table[baseline]).to_numpy()
 
 
 def plot_learning_curves(ax, runs, title: str = "", classes: int = 2):
@@ -475,8 +530,8 @@ def convnet_base(model, last: str = "flatten"):
 def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
     """A learning-curve method from scratch for text: a bag of words whose vocabulary
     comes from the training snippets alone (:func:`dlbook.text.encode_for`), read by
-    the same logistic head as the pretrained embeddings (:func:`logistic_method`).
-    The text baseline of docs/transfer.md."""
+    the same logistic head as the pretrained embeddings (:func:`logistic_method`);
+    right/wrong per test index. The text baseline of docs/transfer.md."""
     from sklearn.linear_model import LogisticRegression
 
     from dlbook import text
@@ -490,6 +545,6 @@ def bag_of_words_method(texts, labels, c: float = 1.0) -> Method:
             "bag of words", texts[train], texts[test]
         )
         head = LogisticRegression(C=c, max_iter=5000).fit(x_train, labels[train])
-        return float(head.score(x_test, labels[test]))
+        return head.predict(x_test) == labels[test]
 
     return run
