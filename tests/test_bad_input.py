@@ -966,6 +966,14 @@ SWEEP = {
         lambda: textgen.nats_with_context(None, np.arange(10), 1),
         "length",
     ),
+    "textgen.context_positions": (
+        lambda: textgen.context_positions(10, 1),
+        "length",
+    ),
+    "textgen.stage_rates": (
+        lambda: textgen.stage_rates((1e-2, -1.0), 2),
+        "learning_rate",
+    ),
     "textgen.ngram_baselines": (
         lambda: textgen.ngram_baselines("abc", "ab", (0,)),
         "orders",

@@ -113,6 +113,8 @@ def test_witten_bell_ngram_on_a_hand_checked_text():
     assert textgen.ngram_baselines("aab", "ab", orders=(2,))[2] == pytest.approx(
         expected
     )
+    per_char = textgen.ngram_baselines("aab", "ab", orders=(2,), per_char=True)[2]
+    np.testing.assert_allclose(per_char, [-math.log(0.6), -math.log(0.45)])
     # an unseen character still gets a share of the uniform floor
     assert textgen.CharNGram(2, 3).count("aab").probability("a", "c") > 0
     with pytest.raises(ValueError, match="count a text"):
@@ -197,6 +199,24 @@ def test_nats_with_context_scores_each_character_after_half_a_window():
     assert 0 < nats < 2 * math.log(5)
     with pytest.raises(ValueError, match="length must be at least 2"):
         textgen.nats_with_context(model, ids, 1)
+    # the per-character losses belong to the characters context_positions names
+    per_char = textgen.nats_with_context(model, ids, 8, per_char=True)
+    positions = textgen.context_positions(len(ids), 8)
+    assert per_char.shape == positions.shape and np.mean(per_char) == pytest.approx(
+        nats
+    )
+    x, y = textgen.next_char_windows(ids, 8, stride=4)
+    np.testing.assert_array_equal(ids[positions], y[:, 4:].ravel())
+    with pytest.raises(ValueError, match="length must be at least 2"):
+        textgen.context_positions(40, 1)
+
+
+def test_stage_rates_one_per_stage():
+    assert textgen.stage_rates(1e-2, 3) == [1e-2, 1e-2, 1e-2]
+    assert textgen.stage_rates((1e-2, 1e-3), 2) == [1e-2, 1e-3]
+    for bad in ((1e-2,), (1e-2, 0.0), (1e-2, True), "fast"):
+        with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+            textgen.stage_rates(bad, 2)
 
 
 def test_the_reader_takes_the_standard_editions_and_tidies_them(tmp_path, monkeypatch):

@@ -258,6 +258,25 @@ def samples_by_temperature(
     }
 
 
+def stage_rates(learning_rate, stages: int) -> list[float]:
+    """One learning rate per stage: ``learning_rate`` repeated if it is one number,
+    else its values (one per stage, each positive)."""
+    many = isinstance(learning_rate, list | tuple)
+    rates = list(learning_rate) if many else [learning_rate] * stages
+    if len(rates) != stages or not all(
+        isinstance(r, int | float)
+        and not isinstance(r, bool)
+        and math.isfinite(r)
+        and r > 0
+        for r in rates
+    ):
+        raise ValueError(
+            f"learning_rate must be a positive number or {stages} of them (one per "
+            f"stage), got {learning_rate!r}"
+        )
+    return [float(r) for r in rates]
+
+
 def staged_training(
     model,
     seed,
@@ -274,18 +293,18 @@ def staged_training(
 ):
     """A :func:`dlbook.training.run` routine: Adam with gradient clipping, trained
     with the core's Keras ``fit`` up to each epoch count of ``stages`` in turn, and
-    after each stage text sampled at each temperature. Records the loss curves (nats
-    per character) and the samples ``{stage epochs: {temperature: text}}``."""
+    after each stage text sampled at each temperature. ``learning_rate``: one rate, or
+    one per stage (e.g. lowered for the last). Records the loss curves (nats per
+    character) and the samples ``{stage epochs: {temperature: text}}``."""
     if not stages or list(stages) != sorted(set(stages)) or stages[0] < 1:
         raise ValueError(f"stages must be increasing epoch counts, got {stages!r}")
+    rates = stage_rates(learning_rate, len(stages))
     # the first stage compiles; the later ones keep that optimizer and its state
-    compiling = {
-        "loss": char_loss(),
-        "learning_rate": learning_rate,
-        "clipnorm": clipnorm,
-    }
+    compiling = {"loss": char_loss(), "learning_rate": rates[0], "clipnorm": clipnorm}
     history, samples, done = {}, {}, 0
-    for stage in stages:
+    for stage, rate in zip(stages, rates, strict=True):
+        if compiling is None:
+            model.optimizer.learning_rate.assign(rate)
         fitted = training.core.keras_fit(
             model,
             seed,
@@ -325,7 +344,8 @@ def train_char_model(
     seed: int = 0,
 ):
     """Train a :func:`char_model` on ``train = (x, y)`` windows through the book's
-    store (:func:`staged_training`), validating each epoch on ``val``. Returns the
+    store (:func:`staged_training`), validating each epoch on ``val``;
+    ``learning_rate`` is one rate or one per stage. Returns the
     routine's record, ``history`` and ``samples`` by stage and temperature, with the
     training's ``seconds`` (its original time when restored from the store)."""
     stages = [positive_int("stages", s) for s in stages]
@@ -341,7 +361,7 @@ def train_char_model(
         val=tuple(val),
         stages=stages,
         batch_size=positive_int("batch_size", batch_size),
-        learning_rate=learning_rate,
+        learning_rate=stage_rates(learning_rate, len(stages)),
         clipnorm=clipnorm,
         chars=vocab.chars,
         prompt=_check_text(prompt, "prompt"),
@@ -376,6 +396,18 @@ def nats_with_context(model, ids, length: int, per_char: bool = False):
     if per_char:
         return np.asarray(losses).ravel()
     return float(np.mean(np.asarray(losses)))
+
+
+def context_positions(size: int, length: int) -> np.ndarray:
+    """The positions in a stream of ``size`` ids that :func:`nats_with_context` scores,
+    in its order: to pair its per-character losses with another model's losses on the
+    same characters."""
+    size, length = positive_int("size", size), positive_int("length", length)
+    if length < 2:
+        raise ValueError(f"length must be at least 2, got {length}")
+    half = length // 2
+    starts = np.arange(0, size - length, length - half)
+    return (starts[:, None] + 1 + np.arange(half, length)[None, :]).ravel()
 
 
 class CharNGram:
@@ -427,34 +459,47 @@ class CharNGram:
                 p = (self.grams[k].get(context + char, 0) + types * p) / (total + types)
         return p
 
-    def nats_per_char(self, text: str, context: str = "") -> float:
-        """Mean ``-ln p`` of each character of ``text`` given the ones before it
+    def char_losses(self, text: str, context: str = "") -> np.ndarray:
+        """``-ln p`` of each character of ``text`` given the ones before it
         (``context``, e.g. the end of the training text, precedes the first)."""
         whole, start = context + _check_text(text), len(context)
         keep = self.order - 1
-        losses = [
-            -math.log(self.probability(whole[max(0, i - keep) : i], whole[i]))
-            for i in range(start, len(whole))
-        ]
-        return float(np.mean(losses))
+        return np.array(
+            [
+                -math.log(self.probability(whole[max(0, i - keep) : i], whole[i]))
+                for i in range(start, len(whole))
+            ]
+        )
+
+    def nats_per_char(self, text: str, context: str = "") -> float:
+        """Mean of :meth:`char_losses`: nats per character of ``text``."""
+        return float(np.mean(self.char_losses(text, context)))
 
 
 def ngram_baselines(
-    train: str, val: str, orders=(1, 2, 3, 4, 5), vocab_size: int | None = None
+    train: str,
+    val: str,
+    orders=(1, 2, 3, 4, 5),
+    vocab_size: int | None = None,
+    per_char: bool = False,
 ):
     """Validation nats per character of a :class:`CharNGram` of each order counted on
-    ``train``, as ``{order: nats}``; the validation text follows the training text."""
+    ``train``, as ``{order: nats}``; the validation text follows the training text.
+    ``per_char``: each validation character's own loss instead, ``{order: array}``."""
     train, val = _check_text(train, "train"), _check_text(val, "val")
     orders = [positive_int("orders", n) for n in orders]
     if vocab_size is not None:
         positive_int("vocab_size", vocab_size)
     size = vocab_size or len(vocabulary(train + val))
-    return {
+    losses = {
         n: CharNGram(n, size)
         .count(train)
-        .nats_per_char(val, context=train[-(n - 1) :] if n > 1 else "")
+        .char_losses(val, context=train[-(n - 1) :] if n > 1 else "")
         for n in orders
     }
+    if per_char:
+        return losses
+    return {n: float(np.mean(values)) for n, values in losses.items()}
 
 
 def real_word_share(text: str, known_words) -> float:
