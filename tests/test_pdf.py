@@ -118,3 +118,12 @@ def test_the_figures_are_in_it_and_render(book):
             spreads.append(high - low)
         assert max(spreads, default=0) > 50, f"page {number + 1}: its images are flat"
     document.close()
+
+
+def test_the_landing_page_offers_it(book):
+    path, _ = book
+    html = site_settings.checked_build(DOCS) / "html"
+    index = (html / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<a href="dlbook\.pdf" download>', index), "no download link"
+    copied = html / "dlbook.pdf"
+    assert copied.is_file() and copied.stat().st_size == path.stat().st_size
