@@ -127,3 +127,22 @@ def test_the_landing_page_offers_it(book):
     assert re.search(r'<a href="dlbook\.pdf" download>', index), "no download link"
     copied = html / "dlbook.pdf"
     assert copied.is_file() and copied.stat().st_size == path.stat().st_size
+
+
+def test_the_pdf_build_refuses_to_execute_a_page_naming_it(monkeypatch):
+    from myst_nb.core.execute import cache
+
+    from dlbook_site import pdf
+
+    # restored after the test: other tests build sites that do execute
+    monkeypatch.setattr(cache, "single_nb_execution", cache.single_nb_execution)
+    pdf.refuse_execution()
+
+    class Client:  # what myst-nb's cache client calls it from
+        path = "docs/memo.md"
+
+        def start(self):
+            return cache.single_nb_execution(None, cwd=".")
+
+    with pytest.raises(pdf.ExecutionRefused, match="docs/memo.md is missing"):
+        Client().start()

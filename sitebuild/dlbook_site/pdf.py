@@ -162,9 +162,11 @@ def refuse_execution() -> None:
     from myst_nb.core.execute import cache
 
     def refuse(notebook, *args, **kwargs):
+        client = sys._getframe(1).f_locals.get("self")  # myst-nb's cache client
+        page = getattr(client, "path", None) or "a page"
         raise ExecutionRefused(
-            "a page is missing from the execution cache and the PDF build never "
-            "executes one: build the site first (`./noxw -s docs`, or `tests` with "
+            f"{page} is missing from the execution cache, and this build never "
+            "executes a page: build the site first (`./noxw -s docs`, or `tests` with "
             "DLBOOK_SITE=docs/_build/tests)"
         )
 
