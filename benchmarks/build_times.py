@@ -17,6 +17,9 @@ the real build, its cache and its trained-model store are untouched. Prints:
   against the build's execution time (goal at most 0.35);
 - the weight of every page of the cold build's site (HTML + its own images, against
   the limits of 3 MB a page and 1 MB the median; :mod:`dlbook_site.weight`);
+- every training of the cold build: fixed cost against steady steps, samples per
+  second, FLOP/s against a matmul's peak, and the core against a plain Keras ``fit``
+  (``benchmarks/training_time.py``);
 - the claims with the smallest margins (``claims.json``, :mod:`dlbook_site.claims`).
 
 Run through ``./noxw -s benchmark``; ``-- --quick`` skips the nbval pass.
@@ -209,6 +212,17 @@ def main(quick: bool = False) -> None:
         rows.append(("no-change rebuild", build(repo, env), ""))
         misses = store.read_journal(Path(tmp) / "store")
         overhead_rows(rows, misses, cold, "misses of the cold build")
+        # where the cold build's training time went, against this machine's peak
+        print("\ntrainings of the cold build (benchmarks/training_time.py):")
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "training_time.py"),
+                str(Path(tmp) / "store"),
+            ],
+            check=True,
+            env={**env, "DLBOOK_STORE": str(Path(tmp) / "core-vs-fit")},
+        )
 
         page = repo / "docs" / f"{FIGURE_PAGE}.md"
         text = page.read_text()

@@ -22,7 +22,7 @@ import numpy as np
 from dlbook.base import ledger
 from dlbook.base.seeding import check_seed, reseed
 from dlbook.base.validate import examples, pair, positive_int, positive_number
-from dlbook.training import store
+from dlbook.training import profile, store
 from dlbook.training.key import training_key
 
 
@@ -90,7 +90,8 @@ def run(
         else:
             reseed(seed)
             start = time.perf_counter()
-            record = routine(models, seed=seed, **arguments)
+            with profile.collecting() as fits:
+                record = routine(models, seed=seed, **arguments)
             seconds, restored = time.perf_counter() - start, False
             if not isinstance(record, dict):
                 raise TypeError(
@@ -120,6 +121,8 @@ def run(
             "key_s": round(keyed, 4),
             # the store's own cost: keying, reading, verifying, writing
             "overhead_s": round(wall - (0.0 if restored else seconds), 4),
+            # each Keras fit of a training that ran: epoch times, multiply-adds
+            "fits": [] if restored else fits,
         }
     )
     return Result(record, seconds, restored, key, optimizers)
@@ -264,6 +267,16 @@ def make_optimizer(optimizer: str, learning_rate: float, clipnorm: float | None)
     return keras.optimizers.get({"class_name": optimizer, "config": config})
 
 
+def _samples(train) -> int | None:
+    """Samples in one epoch of ``train`` (arrays, or a tuple of them), None if unknown."""
+    first = train[0] if isinstance(train, (tuple, list)) and train else train
+    first = first[0] if isinstance(first, (tuple, list)) and first else first
+    if isinstance(first, dict) and first:
+        first = next(iter(first.values()))
+    shape = getattr(first, "shape", None)
+    return int(shape[0]) if shape else None
+
+
 def keras_fit(
     model,
     seed,
@@ -286,7 +299,8 @@ def keras_fit(
 
     if compiling is not None:  # None: keep the optimizer compiled before
         compile_model(model, **compiling)
-    callbacks = []
+    callbacks = [profile.timer(model, _samples(train))]
+    callbacks = [c for c in callbacks if c is not None]
     if patience is not None:
         mode = "max" if "acc" in monitor else "min"
         callbacks.append(
