@@ -24,6 +24,18 @@ def test_multiply_adds_of_a_recurrent_layer_count_every_step():
     assert profile.multiply_adds(model) == 7 * (3 * 8 + 2 * 8)
 
 
+def test_multiply_adds_of_a_masked_recurrent_layer():
+    # a mask from the embedding makes the layer's input a list (sequence, mask)
+    model = keras.Sequential(
+        [
+            keras.Input((7,), dtype="int64"),
+            keras.layers.Embedding(10, 3, mask_zero=True),
+            keras.layers.LSTM(2),
+        ]
+    )
+    assert profile.multiply_adds(model) == 7 * (3 * 8 + 2 * 8)
+
+
 def test_summary_separates_the_first_epochs_fixed_cost():
     epoch = {"steps": 10, "first_step_s": 0.01, "train_s": 1.0, "rest_s": 0.2}
     first = {**epoch, "first_step_s": 3.0, "train_s": 4.0, "rest_s": 0.7}

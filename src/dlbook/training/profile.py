@@ -104,7 +104,9 @@ def _layer_macs(layer) -> int:
         return positions * per_position
     if kind in {"SimpleRNN", "LSTM", "GRU"}:
         cell = layer.cell
-        steps = int(layer.input.shape[1] or 1)
+        inputs = layer.input  # a list when a mask came with the sequence
+        inputs = inputs[0] if isinstance(inputs, list | tuple) else inputs
+        steps = int(inputs.shape[1] or 1)
         return steps * (_size(cell.kernel.shape) + _size(cell.recurrent_kernel.shape))
     if kind == "Bidirectional":
         return _layer_macs(layer.forward_layer) + _layer_macs(layer.backward_layer)
