@@ -917,6 +917,10 @@ SWEEP = {
         lambda: text.compare_text_classifiers(["LSTM"], None, None, None, 10, seeds=()),
         "seeds",
     ),
+    "text.multi_width_conv1d": (
+        lambda: text.multi_width_conv1d(None, length=0),
+        "length",
+    ),
     "text.real_or_shuffled": (lambda: text.real_or_shuffled("hello world"), "texts"),
     "text.compare_inputs": (lambda: text.compare_inputs(["LSTM"], None), "parts"),
     "text.compact_ids": (lambda: text.compact_ids(np.array([-1, 2])), "parts"),

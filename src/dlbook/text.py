@@ -17,8 +17,12 @@ from dlbook.base.seeding import reseed
 from dlbook.base.validate import positive_int
 
 SEQUENCE_KINDS = ("conv1d", "LSTM", "GRU", "mean of embeddings")
+# two more readers of word indices (d2l's sentiment chapters), kept apart so that
+# pages looping over SEQUENCE_KINDS train what they trained before
+MORE_SEQUENCE_KINDS = ("bidirectional GRU", "multi-width conv1d")
 BAG_KINDS = ("bag of words", "bag of bigrams", "bag of bigrams, own budget")
-KINDS = BAG_KINDS + SEQUENCE_KINDS
+KINDS = BAG_KINDS + SEQUENCE_KINDS + MORE_SEQUENCE_KINDS
+CONV_WIDTHS = (3, 4, 5)
 
 
 def word_indices(train_texts, *others, max_tokens: int = 10_000, length: int = 40):
@@ -57,7 +61,7 @@ def encode_for(
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     _check_parts(train_texts, others)
-    if kind in SEQUENCE_KINDS:
+    if kind in SEQUENCE_KINDS + MORE_SEQUENCE_KINDS:
         layer, parts = word_indices(
             train_texts, *others, max_tokens=max_tokens, length=length
         )
@@ -85,8 +89,10 @@ def text_classifier(
     """A sigmoid classifier. Bags (``vocab_size`` columns): one hidden Dense layer of
     16. Sequences: Embedding, then one sequence layer: ``mean of embeddings`` (word
     order ignored), ``conv1d`` (5-word windows, max over positions), ``LSTM`` or
-    ``GRU`` (padding masked, so the state stops at the last real word). ``embedding``:
-    a ready Embedding layer to use instead of a new one (e.g. pretrained vectors)."""
+    ``GRU`` (padding masked, so the state stops at the last real word),
+    ``bidirectional GRU`` (one GRU forwards, one backwards, last states joined) or
+    ``multi-width conv1d`` (see :func:`multi_width_conv1d`). ``embedding``: a ready
+    Embedding layer to use instead of a new one (e.g. pretrained vectors)."""
     import keras
     from keras import layers
 
@@ -110,9 +116,11 @@ def text_classifier(
             ],
             name=kind.replace(",", "").replace(" ", "_"),
         )
-    recurrent = kind in ("LSTM", "GRU")
+    recurrent = kind in ("LSTM", "GRU", "bidirectional GRU")
     if embedding is None:
         embedding = layers.Embedding(vocab_size, embed_dim, mask_zero=recurrent)
+    if kind == "multi-width conv1d":
+        return multi_width_conv1d(embedding, length, units)
     body = {
         "mean of embeddings": lambda: [layers.GlobalAveragePooling1D()],
         "conv1d": lambda: [
@@ -121,6 +129,7 @@ def text_classifier(
         ],
         "LSTM": lambda: [layers.LSTM(units)],
         "GRU": lambda: [layers.GRU(units)],
+        "bidirectional GRU": lambda: [layers.Bidirectional(layers.GRU(units))],
     }[kind]
     return keras.Sequential(
         [
@@ -132,6 +141,31 @@ def text_classifier(
         ],
         name=kind.replace(",", "").replace(" ", "_"),
     )
+
+
+def multi_width_conv1d(embedding, length: int, units: int = 64, widths=CONV_WIDTHS):
+    """A functional sigmoid classifier over ``length`` word indices: after
+    ``embedding``, one branch per window width in ``widths`` (``units`` filters of that
+    many words, each filter's strongest response over positions), the branches joined
+    side by side, then dropout and the output."""
+    import keras
+    from keras import layers
+
+    length, units = positive_int("length", length), positive_int("units", units)
+    if not len(widths):
+        raise ValueError("widths must hold at least one window width")
+    widths = [positive_int("widths", w) for w in widths]
+    if max(widths) > length:
+        raise ValueError(f"widths: {max(widths)} words is more than length {length}")
+    words = keras.Input((length,), dtype="int64")
+    vectors = embedding(words)
+    branches = [
+        layers.GlobalMaxPooling1D()(layers.Conv1D(units, w, activation="relu")(vectors))
+        for w in widths
+    ]
+    joined = branches[0] if len(branches) == 1 else layers.Concatenate()(branches)
+    out = layers.Dense(1, activation="sigmoid")(layers.Dropout(0.5)(joined))
+    return keras.Model(words, out, name="multi_width_conv1d")
 
 
 @dataclass
