@@ -214,3 +214,23 @@ def test_pasted_from_finds_the_pages_a_page_pastes_values_from():
         "a/b",
     }
     assert sphinx_cache.pasted_from("no glue here", "page") == set()
+
+
+def test_pruning_the_execution_cache_spares_a_record_being_written(
+    tmp_path, monkeypatch
+):
+    """Two pages executing at once: jupyter-cache's pruning listed a record the other
+    worker had just created, its notebook file not written yet, as one to delete, and
+    failed (seen once in CI). Under the cache's limit nothing is pruned."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.cache.db import NbCacheRecord
+
+    sphinx_cache._truncate_only_over_the_limit()
+    cache = get_cache(str(tmp_path / "cache"))
+    other = NbCacheRecord.create_record("other.ipynb", "0" * 32, cache.db, data={})
+    # what the race hands the pruning: the new record among those to delete
+    monkeypatch.setattr(
+        NbCacheRecord, "records_to_delete", staticmethod(lambda keep, db: [other.pk])
+    )
+    cache.truncate_caches()  # raised KeyError: no notebook file for the record
+    assert [r.pk for r in cache.list_cache_records()] == [other.pk]

@@ -206,7 +206,32 @@ def _on_env_merge_info(app, env, docnames, other) -> None:
     env.dlbook_cache_keys.update(getattr(other, "dlbook_cache_keys", {}))
 
 
+def _truncate_only_over_the_limit() -> None:
+    """Make jupyter-cache's pruning safe for two pages executing at once.
+
+    After caching a notebook, jupyter-cache prunes the oldest records beyond its limit
+    (1,000): it lists the records to keep, then deletes every record not in that list.
+    A record the other worker created in between, whose notebook file is not written
+    yet, is then deleted, and the deletion fails with "Notebook file does not exist for
+    cache record" (seen once in CI: the build stopped). The book holds some 20 pages,
+    so pruning is only ever needed over the limit: check that first.
+    """
+    from jupyter_cache.cache.main import JupyterCacheBase
+
+    prune = JupyterCacheBase.truncate_caches
+    if getattr(prune, "dlbook_safe", False):
+        return
+
+    def truncate_caches(self):
+        if len(self.list_cache_records()) > self.get_cache_limit():
+            prune(self)
+
+    truncate_caches.dlbook_safe = True
+    JupyterCacheBase.truncate_caches = truncate_caches
+
+
 def setup(app):
+    _truncate_only_over_the_limit()
     app.add_config_value("dlbook_cache_package", "dlbook", "env")
     app.connect("builder-inited", _on_builder_inited)
     app.connect("env-get-outdated", _on_env_get_outdated)
