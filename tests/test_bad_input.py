@@ -40,6 +40,7 @@ from dlbook import (
     sample_quality,
     separable,
     seq2seq,
+    series_direction,
     style_transfer,
     text,
     textgen,
@@ -916,6 +917,18 @@ SWEEP = {
     "text.compare_text_classifiers": (
         lambda: text.compare_text_classifiers(["LSTM"], None, None, None, 10, seeds=()),
         "seeds",
+    ),
+    "series_direction.rise_windows": (
+        lambda: series_direction.rise_windows(np.arange(50.0), 0, 1),
+        "lookback",
+    ),
+    "series_direction.direction_classifier": (
+        lambda: series_direction.direction_classifier("LSTM", 10),
+        "kind",
+    ),
+    "series_direction.fit_direction": (
+        lambda: series_direction.fit_direction("GRU", None, None, None),
+        "train",
     ),
     "text.multi_width_conv1d": (
         lambda: text.multi_width_conv1d(None, length=0),

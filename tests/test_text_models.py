@@ -62,3 +62,26 @@ def test_more_sequence_kinds_train_on_word_indices():
         assert fit.kind == kind and fit.test_right.shape == (16,) and fit.params > 0
     width, (encoded,) = text.encode_for("multi-width conv1d", ["good film"], length=5)
     assert encoded.shape == (1, 5) and width > 2
+
+
+def test_rise_windows_label_the_direction_without_the_level():
+    from dlbook import series_direction
+
+    series = np.array([1.0, 2.0, 3.0, 2.0, 1.0, 5.0])
+    w = series_direction.rise_windows(series, lookback=2, horizon=2)
+    # windows end at 2.0, 3.0, 2.0; the values 2 steps later are 2.0, 1.0, 5.0
+    assert list(w.y) == [0, 0, 1]
+    assert np.allclose(w.x[:, :, 0], [[-1.0, 0.0], [-1.0, 0.0], [1.0, 0.0]])
+    assert list(w.target_index) == [3, 4, 5]
+
+
+def test_direction_classifiers_train_through_the_core():
+    from dlbook import forecasting, series_direction
+
+    t = np.arange(300, dtype=np.float32)
+    w = series_direction.rise_windows(np.sin(t / 8), lookback=12, horizon=3)
+    train, val, test = forecasting.split_by_time(w, len(t))
+    for kind in series_direction.DIRECTION_KINDS:
+        fit = series_direction.fit_direction(kind, train, val, test, epochs=1)
+        assert fit["kind"] == kind and fit["test_right"].shape == test.y.shape
+        assert 0 <= fit["val_accuracy"] <= 1

@@ -39,7 +39,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "transformers": ("attention", "seq2seq"),
     "opencv": ("vision", "video", "faces"),
     "memo": ("last_layer",),
-    "text_models": ("text",),
+    "text_models": ("text", "series_direction"),
     "architectures": ("architectures",),
     "training": ("training",),
 }
@@ -71,5 +71,5 @@ BUILDS_ON: dict[str, tuple[str, ...]] = {
     "transfer": ("convnets", "text_models"),
     "generative": ("convnets",),
     "opencv": ("convnets",),
-    "text_models": ("text_encoding",),
+    "text_models": ("text_encoding", "forecasting"),
 }
