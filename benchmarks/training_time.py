@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 MATMUL_SIZE = 2048
-REPEATS = 3  # alternations of the core and plain fit
+# alternations of the core and plain fit (3 swung 1.02-1.23 on a loaded machine)
+REPEATS = 5
 
 
 def peak_flops(size: int = MATMUL_SIZE, repeats: int = 10) -> float:
