@@ -174,8 +174,36 @@ def _accessible_html(app, pagename, templatename, context, doctree) -> None:
         context["body"] = body.replace(' role="doc-biblioentry"', "")
 
 
+def _sitemap_lists_every_page(app, exception) -> None:
+    """sphinx-sitemap lists the pages written in this build only, so a rebuild that
+    wrote two pages left the others out of sitemap.xml: hand it every page of the
+    site before it writes the file (it runs at build-finished, priority 500)."""
+    links = getattr(app, "sitemap_links", None)
+    if exception is not None or links is None or app.builder.name != "html":
+        return
+    import queue
+
+    from sphinx_sitemap import is_excluded
+
+    written = {}
+    while True:
+        try:
+            link, updated = links.get_nowait()
+        except queue.Empty:
+            break
+        written[link] = updated
+    suffix = app.config.html_file_suffix or ".html"
+    for page in sorted(app.env.found_docs):
+        link = page + suffix
+        if link not in written and not is_excluded(link, app.config.sitemap_excludes):
+            written[link] = None
+    for link, updated in sorted(written.items()):
+        links.put((link, updated))
+
+
 def setup(app):
     _codeautolink_allows_untitled_sections()
+    app.connect("build-finished", _sitemap_lists_every_page, priority=400)
     app.connect("html-page-context", _accessible_html, priority=900)
     from dlbook_site import pdf
 
