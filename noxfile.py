@@ -106,9 +106,11 @@ def build_site(
     *extra: str,
     env: dict | None = None,
     html: Path = HTML,
+    builder: str = "html",
 ) -> None:
     """Sphinx with warnings as errors and nitpicky references; pages run in cache mode.
-    The build folder (execution cache included) is the one holding ``html``."""
+    The build folder (execution cache included) is the one holding ``html``, the
+    output of ``builder`` (``singlehtml`` for the PDF)."""
     site = {SITE["SITE_VAR"]: str(html.parent)}
     session.run(
         python,
@@ -118,7 +120,7 @@ def build_site(
         "--keep-going",
         "-n",
         "-b",
-        "html",
+        builder,
         str(DOCS),
         str(html),
         *extra,
@@ -318,20 +320,7 @@ def pdf(session: nox.Session) -> None:
     python = book_python(session)
     site = {SITE["SITE_VAR"]: str(folder), "DLBOOK_NO_EXECUTION": "1"}
     single = folder / "singlehtml"
-    session.run(
-        python,
-        "-m",
-        "sphinx",
-        "-W",
-        "--keep-going",
-        "-n",
-        "-b",
-        "singlehtml",
-        str(DOCS),
-        str(single),
-        env={**BOOK_VARS, **site},
-        external=True,
-    )
+    build_site(session, python, env=site, html=single, builder="singlehtml")
     project = tomllib.loads((SITEBUILD / "pyproject.toml").read_text())["project"]
     session.install(*project["optional-dependencies"]["browser"])
     book = folder / "pdf" / "dlbook.pdf"
