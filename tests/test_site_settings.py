@@ -26,18 +26,6 @@ def test_build_folder_is_dlbook_site_else_docs_build(tmp_path):
     assert settings.build_folder(docs, chosen) == tmp_path / "elsewhere"
 
 
-def test_a_relative_build_folder_is_read_from_the_working_directory(
-    tmp_path, monkeypatch
-):
-    # CI passes DLBOOK_SITE=docs/_build/tests; conf.py's html_extra_path (the PDF
-    # copied beside the pages) would read it from docs/ and find nothing
-    monkeypatch.chdir(tmp_path)
-    chosen = {"DLBOOK_SITE": "docs/_build/tests"}
-    folder = settings.build_folder(tmp_path / "docs", chosen)
-    assert folder.is_absolute()
-    assert folder == tmp_path.resolve() / "docs" / "_build" / "tests"
-
-
 def test_checks_read_dlbook_site_else_the_tests_build_else_the_docs_build(tmp_path):
     docs = tmp_path / "docs"
     assert settings.checked_build(docs, {}) == docs / "_build"

@@ -39,11 +39,9 @@ def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
 def build_folder(docs: Path, environ: Mapping[str, str] | None = None) -> Path:
     """Where a build of the site in ``docs`` goes: ``$DLBOOK_SITE``, else
     ``docs/_build`` (``nox -s tests`` builds into ``docs/_build/tests`` and sets it, so
-    pages it executes two at a time never reach the published site's cache). Always
-    absolute: a relative ``$DLBOOK_SITE`` is read from the working directory, while
-    Sphinx reads relative paths in conf.py (``html_extra_path``) from ``docs``."""
+    pages it executes two at a time never reach the published site's cache)."""
     chosen = _environ(environ).get(SITE_VAR)
-    return (Path(chosen) if chosen else Path(docs) / "_build").resolve()
+    return Path(chosen) if chosen else Path(docs) / "_build"
 
 
 def checked_build(docs: Path, environ: Mapping[str, str] | None = None) -> Path:
