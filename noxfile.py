@@ -111,7 +111,7 @@ def build_site(
     """Sphinx with warnings as errors and nitpicky references; pages run in cache mode.
     The build folder (execution cache included) is the one holding ``html``, the
     output of ``builder`` (``singlehtml`` for the PDF)."""
-    site = {SITE["SITE_VAR"]: str(html.parent)}
+    site = {SITE["SITE_VAR"]: str(html.parent.resolve())}
     session.run(
         python,
         "-m",
@@ -314,7 +314,9 @@ def pdf(session: nox.Session) -> None:
     import tomllib
 
     require_chromium(session)
-    folder = Path(os.environ.get(SITE["SITE_VAR"]) or DOCS / "_build")
+    # absolute: Sphinx executes conf.py inside docs/, where a relative DLBOOK_SITE
+    # (CI passes docs/_build/tests) names no folder and the PDF is not copied
+    folder = Path(os.environ.get(SITE["SITE_VAR"]) or DOCS / "_build").resolve()
     if not (folder / ".jupyter_cache").is_dir():
         session.error(f"no executed pages in {folder}: run `./noxw -s docs` first")
     python = book_python(session)
