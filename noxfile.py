@@ -22,14 +22,20 @@ SITEBUILD = ROOT / "sitebuild"
 BOOK_ENV = ROOT / ".nox" / "book"
 DOCS = ROOT / "docs"
 HTML = DOCS / "_build" / "html"
-# `tests` builds into a folder of its own, executing two pages at a time (sphinx -j 2):
-# its run times are measured under that load, so they must not reach the site's cache.
+# `tests` builds into a folder of its own (its execution cache too): what it executes
+# for the checks never replaces what the published site shows.
 TEST_BUILD = DOCS / "_build" / "tests"
 TEST_HTML = TEST_BUILD / "html"
 EXECUTED = TEST_BUILD / "jupyter_execute"
 # The trained-model store the sessions share (dlbook.training.store): `docs` and
 # `tests` train once between them; delete the folder (or `rm -r docs/_build`) to clear it.
 STORE = DOCS / "_build" / "trained"
+# Pages a build executes at once (`sphinx -j`): most of a page's operations are too small
+# to keep two cores busy (nbval's two workers ran the pages 1.6x faster than one), and
+# the numbers stay the same (trained weights depend on the intra-op thread count, which
+# is part of every store key, not on what else runs: tests/test_parallel_numbers.py).
+# Each page's header says whether it shared the cores (dlbook.book.page.sharing).
+PAGES_AT_ONCE = 2
 
 
 def _settings() -> dict:
@@ -107,11 +113,26 @@ def build_site(
     env: dict | None = None,
     html: Path = HTML,
     builder: str = "html",
+    pages_at_once: int = PAGES_AT_ONCE,
 ) -> None:
-    """Sphinx with warnings as errors and nitpicky references; pages run in cache mode.
-    The build folder (execution cache included) is the one holding ``html``, the
-    output of ``builder`` (``singlehtml`` for the PDF)."""
-    site = {SITE["SITE_VAR"]: str(html.parent.resolve())}
+    """Sphinx with warnings as errors and nitpicky references; pages run in cache mode,
+    ``pages_at_once`` executing at a time (``sphinx -j``). The build folder (execution
+    cache included) is the one holding ``html``, the output of ``builder``
+    (``singlehtml`` for the PDF)."""
+    folder = html.parent.resolve()
+    site = {SITE["SITE_VAR"]: str(folder)}
+    if pages_at_once > 1:
+        # create the execution cache's database before two workers race to create it
+        # (seen: "table settings already exists" from jupyter-cache's sqlite on a
+        # clean clone)
+        cache = str(folder / ".jupyter_cache")
+        session.run(
+            python,
+            "-c",
+            "from jupyter_cache import get_cache; "
+            f"get_cache({cache!r}).list_cache_records()",
+            external=True,
+        )
     session.run(
         python,
         "-m",
@@ -119,6 +140,8 @@ def build_site(
         "-W",
         "--keep-going",
         "-n",
+        "-j",
+        str(pages_at_once),
         "-b",
         builder,
         str(DOCS),
@@ -214,16 +237,7 @@ def tests(session: nox.Session) -> None:
     # data, weights and the built site must be there: a test that would skip for want
     # of them fails
     site = {SITE["SITE_VAR"]: str(TEST_BUILD), SITE["REQUIRE_VAR"]: "1"}
-    # create the execution cache's database before two workers race to create it
-    # (seen: "table settings already exists" from jupyter-cache's sqlite on a clean clone)
-    cache = str(TEST_BUILD / ".jupyter_cache")
-    session.run(
-        python,
-        "-c",
-        f"from jupyter_cache import get_cache; get_cache({cache!r}).list_cache_records()",
-        external=True,
-    )
-    build_site(session, python, "-j", "2", env=site, html=TEST_HTML)
+    build_site(session, python, env=site, html=TEST_HTML)
     session.run(
         python,
         "-m",

@@ -56,3 +56,15 @@ def test_the_page_seed_comes_from_dlbook_seed_or_the_default(monkeypatch):
         monkeypatch.setenv(page.SEED_VAR, bad)
         with pytest.raises(ValueError, match="DLBOOK_SEED"):
             page.page_seed()
+
+
+def test_the_header_says_whether_the_page_shared_the_cores():
+    from dlbook.book.page import sharing
+
+    assert sharing(1.9, 2).endswith("it had the cores about to itself")
+    shared = sharing(3.9, 2)
+    assert "was 3.9 on 2 cores" in shared and "other work shared the cores" in shared
+    assert sharing(None, 2) == "the machine's load was not measurable here"
+    # no parenthesis or semicolon: the header wraps it in one, nbval's sanitizer stops
+    # at either
+    assert not set("();") & set(shared)

@@ -61,16 +61,37 @@ class PageRun:
         mine = ledger.since(self.ledger_start)
         restored = [seconds for seconds, was_restored in mine if was_restored]
         glue("runtime", f"{executed + sum(restored):.0f} s")
-        glue("cpus", str(os.cpu_count()))
+        cores = os.cpu_count() or 1
+        glue("cpus", str(cores))
         sentence = (
             f"{len(mine)} training{'' if len(mine) == 1 else 's'}, {len(restored)} "
             "restored from the trained-model "
-            f"store; executing took {executed:.0f} s"
+            f"store; executing took {executed:.0f} s; {sharing(_load(), cores)}"
         )
         glue("trainings", sentence)
         # the page's claims ledger, gathered by the site into "Every claim in this book"
         glue(CLAIMS_GLUE, json.dumps(checks.CLAIMS[self.claims_start :]))
         return sentence
+
+
+def _load() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return None
+
+
+def sharing(load: float | None, cores: int) -> str:
+    """Whether the run time above was measured alone, from the machine's load average
+    over the last minute (``load``) on ``cores`` cores: a docs build executes two pages
+    at a time, and a page that shared the cores took longer than it would alone."""
+    if load is None:
+        return "the machine's load was not measurable here"
+    measured = f"the machine's load average over the last minute was {load:.1f} on "
+    measured += f"{cores} core{'' if cores == 1 else 's'}"
+    if load > cores + 0.5:
+        return measured + ": other work shared the cores, so alone it runs faster"
+    return measured + ": it had the cores about to itself"
 
 
 SEED_VAR = "DLBOOK_SEED"
