@@ -244,9 +244,10 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "tests",
         str(EXECUTED),
-        # the pages' scripts and the page weights are checked next (paste_and_weigh)
+        # the pages' scripts and the page weights are checked next (paste_and_weigh),
+        # the PDF by `nox -s pdf`
         "-m",
-        "not pasted and not weight",
+        "not pasted and not weight and not pdf",
         # two workers, one page each at a time: pages run in parallel (1.6x on 2 cores)
         *SETTINGS["NBVAL_ARGS"],
         *args,
@@ -334,9 +335,11 @@ def pdf(session: nox.Session) -> None:
     if not (folder / ".jupyter_cache").is_dir():
         session.error(f"no executed pages in {folder}: run `./noxw -s docs` first")
     python = book_python(session)
-    site = {SITE["SITE_VAR"]: str(folder), "DLBOOK_NO_EXECUTION": "1"}
+    site = {SITE["SITE_VAR"]: str(folder)}
+    # nothing executes: a page the execution cache lacks stops the build
+    cached = ("-D", "dlbook_cached_only=1")
     single = folder / "singlehtml"
-    build_site(session, python, env=site, html=single, builder="singlehtml")
+    build_site(session, python, *cached, env=site, html=single, builder="singlehtml")
     project = tomllib.loads((SITEBUILD / "pyproject.toml").read_text())["project"]
     session.install(*project["optional-dependencies"]["browser"])
     book = folder / "pdf" / "dlbook.pdf"
@@ -344,7 +347,7 @@ def pdf(session: nox.Session) -> None:
         "python", str(SITEBUILD / "dlbook_site" / "pdf.py"), str(single), str(book)
     )
     # the landing page now offers it (nothing executes: the pages are cached)
-    build_site(session, python, env=site, html=folder / "html")
+    build_site(session, python, *cached, env=site, html=folder / "html")
     session.run(
         python,
         "-m",
@@ -352,7 +355,7 @@ def pdf(session: nox.Session) -> None:
         "tests/test_pdf.py",
         "-p",
         "no:cacheprovider",
-        env={**BOOK_VARS, **site, "DLBOOK_PDF_REQUIRED": "1"},
+        env={**BOOK_VARS, **site, SITE["REQUIRE_VAR"]: "1"},
         external=True,
     )
 

@@ -74,12 +74,6 @@ nb_execution_mode = "cache"
 # own so that pages it executes two at a time never end up in the published site's cache.
 BUILD_DIR = site_settings.build_folder(Path(__file__).parent)
 nb_execution_cache_path = str(BUILD_DIR / ".jupyter_cache")
-# `nox -s pdf` reads the pages from that cache and must never execute one: a page the
-# cache lacks stops it (dlbook_site.pdf; build the site first).
-if os.environ.get("DLBOOK_NO_EXECUTION") == "1":
-    from dlbook_site.pdf import refuse_execution
-
-    refuse_execution()
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_show_tb = True  # ...and the log shows its traceback
 nb_execution_timeout = 900  # seconds per cell: fits the longest training cell
@@ -208,6 +202,10 @@ def setup(app):
     from dlbook_site import pdf
 
     pdf.offer_on_landing_page(app, PDF)
+    # `nox -s pdf` reads the pages from the execution cache and must never execute one
+    # (`-D dlbook_cached_only=1`): a page the cache lacks stops it; build the site first
+    app.add_config_value("dlbook_cached_only", False, "env", bool)
+    app.connect("config-inited", pdf.refuse_execution_when_asked)
     """Allow `sphinx -j N` (used by `nox -s tests`): sphinx-mathjax-offline only copies
     MathJax into _static when the build ends, which is safe in parallel, but it does not
     say so and Sphinx would fall back to reading (executing) one page at a time."""

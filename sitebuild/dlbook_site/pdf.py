@@ -156,9 +156,16 @@ class ExecutionRefused(RuntimeError):
     """A page would execute during a build that must only read the execution cache."""
 
 
+def refuse_execution_when_asked(app, config) -> None:
+    """Sphinx ``config-inited`` handler: :func:`refuse_execution` when the build was
+    started with ``-D dlbook_cached_only=1`` (``nox -s pdf`` does)."""
+    if config.dlbook_cached_only:
+        refuse_execution()
+
+
 def refuse_execution() -> None:
     """Make myst-nb's cache mode fail instead of executing a page it finds no cached
-    outputs for (``DLBOOK_NO_EXECUTION=1``, set by ``nox -s pdf``)."""
+    outputs for."""
     from myst_nb.core.execute import cache
 
     def refuse(notebook, *args, **kwargs):
