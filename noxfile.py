@@ -30,12 +30,6 @@ EXECUTED = TEST_BUILD / "jupyter_execute"
 # The trained-model store the sessions share (dlbook.training.store): `docs` and
 # `tests` train once between them; delete the folder (or `rm -r docs/_build`) to clear it.
 STORE = DOCS / "_build" / "trained"
-# Pages a build executes at once (`sphinx -j`): most of a page's operations are too small
-# to keep two cores busy (nbval's two workers ran the pages 1.6x faster than one), and
-# the numbers stay the same (trained weights depend on the intra-op thread count, which
-# is part of every store key, not on what else runs: tests/test_parallel_numbers.py).
-# Each page's header says whether it shared the cores (dlbook.book.page.sharing).
-PAGES_AT_ONCE = 2
 
 
 def _settings() -> dict:
@@ -113,12 +107,13 @@ def build_site(
     env: dict | None = None,
     html: Path = HTML,
     builder: str = "html",
-    pages_at_once: int = PAGES_AT_ONCE,
+    pages_at_once: int = SITE["PAGES_AT_ONCE"],
 ) -> None:
     """Sphinx with warnings as errors and nitpicky references; pages run in cache mode,
     ``pages_at_once`` executing at a time (``sphinx -j``). The build folder (execution
     cache included) is the one holding ``html``, the output of ``builder``
-    (``singlehtml`` for the PDF)."""
+    (``singlehtml`` for the PDF). Each page's header says whether it shared the cores
+    (dlbook.book.page.sharing)."""
     folder = html.parent.resolve()
     site = {SITE["SITE_VAR"]: str(folder)}
     if pages_at_once > 1:

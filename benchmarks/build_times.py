@@ -3,8 +3,11 @@
 Works on a copy of the repository in a temporary folder, with a store of its own, so
 the real build, its cache and its trained-model store are untouched. Prints:
 
-- the cold build (every page executes and trains);
-- a no-change rebuild;
+- the cold build (every page executes and trains, two at a time as ``nox -s docs``
+  builds; goal at most 15 min) and each page's execution time, beside the same
+  figures of an earlier run when ``--against FILE`` names its record (every run writes
+  one: ``docs/_build/benchmark.json``, or ``--save FILE``);
+- a no-change rebuild (goal at most 5 s);
 - a figure-only edit of a training page (it executes again, its trainings restored:
   goal at most a quarter of that page's cold time);
 - prose edits of the code (a docstring in ``base/``, a comment in the training core):
@@ -22,7 +25,9 @@ the real build, its cache and its trained-model store are untouched. Prints:
   (``benchmarks/training_time.py``);
 - the claims with the smallest margins (``claims.json``, :mod:`dlbook_site.claims`).
 
-Run through ``./noxw -s benchmark``; ``-- --quick`` skips the nbval pass.
+Run through ``./noxw -s benchmark``; ``-- --quick`` skips the nbval pass; ``--against
+OLD.json`` compares with an earlier run (run the two on the same machine: hosts differ
+up to ~2.5x).
 """
 
 from __future__ import annotations
@@ -38,9 +43,13 @@ from pathlib import Path
 
 from dlbook.base import settings
 from dlbook.training import store
+from dlbook_site import settings as site_settings
 from dlbook_site import weight
 
 ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "docs" / "_build" / "benchmark.json"
+COLD_GOAL_S = 15 * 60  # the whole book, cold, on 2 cores
+REBUILD_GOAL_S = 5.0
 FIGURE_PAGE = "convnets"  # a training page; its figure edit must not retrain
 FIGURE_EDIT = (
     "fig, axes = figure(1, 2, width=8, height=3)",
@@ -102,9 +111,16 @@ def overhead_rows(rows, journal: list[dict], cold: float, what: str) -> None:
 
 
 def build(repo: Path, env: dict) -> float:
-    """Build the copy's site; return the wall time in seconds."""
+    """Build the copy's site as ``nox -s docs`` does (pages executing
+    :data:`dlbook_site.settings.PAGES_AT_ONCE` at a time); return the wall time in
+    seconds."""
     docs = repo / "docs"
     start = time.perf_counter()
+    cache = docs / "_build" / ".jupyter_cache"
+    # its database first: two workers would race to create it
+    from jupyter_cache import get_cache
+
+    get_cache(str(cache)).list_cache_records()
     subprocess.run(
         [
             sys.executable,
@@ -113,6 +129,8 @@ def build(repo: Path, env: dict) -> float:
             "-W",
             "-n",
             "-q",
+            "-j",
+            str(site_settings.PAGES_AT_ONCE),
             "-b",
             "html",
             str(docs),
@@ -185,7 +203,27 @@ class Rows(list):
         print(f"BENCHMARK {name}: {seconds:.1f}  {note}", flush=True)
 
 
-def main(quick: bool = False) -> None:
+def page_table(pages: dict[str, float], earlier: dict | None) -> None:
+    """Each page's cold execution time, slowest first, beside an earlier run's."""
+    old = (earlier or {}).get("pages", {})
+    print(
+        "\ncold execution per page (s)" + (", against the earlier run" if old else "")
+    )
+    for page, seconds in sorted(pages.items(), key=lambda item: -item[1]):
+        before = old.get(page)
+        change = (
+            "" if before is None else f"  was {before:6.1f}  ({seconds - before:+.1f})"
+        )
+        print(f"  {page:<20} {seconds:7.1f}{change}")
+    if old:
+        now, then = sum(pages.values()), sum(old.values())
+        print(
+            f"  {'all pages':<20} {now:7.1f}  was {then:6.1f}  ({now / then - 1:+.1%})"
+        )
+
+
+def main(quick: bool = False, against: Path | None = None, save: Path = RECORD) -> None:
+    earlier = json.loads(against.read_text()) if against else None
     rows = Rows()
     with tempfile.TemporaryDirectory(prefix="dlbook-bench-") as tmp:
         skip = shutil.ignore_patterns(
@@ -205,11 +243,30 @@ def main(quick: bool = False) -> None:
         cold = build(repo, env)
         cold_pages = execution_times(repo)
         executed = sum(s for _, s in cold_pages.values())
-        rows.append(("cold build (every page executes and trains)", cold, ""))
+        met = "met" if cold <= COLD_GOAL_S else f"missed by {cold - COLD_GOAL_S:.0f} s"
+        was = f"; earlier run {earlier['cold_s']:.0f} s" if earlier else ""
+        rows.append(
+            (
+                "cold build (every page executes and trains)",
+                cold,
+                f"{site_settings.PAGES_AT_ONCE} pages at a time; goal <= "
+                f"{COLD_GOAL_S} s: {met}{was}",
+            )
+        )
         rows.append(("  of which page execution", executed, f"{len(cold_pages)} pages"))
+        pages = {page: seconds for page, (_, seconds) in cold_pages.items()}
+        page_table(pages, earlier)
+        save.parent.mkdir(parents=True, exist_ok=True)
+        record = {"cold_s": cold, "cpus": os.cpu_count(), "pages": pages}
+        save.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        print(f"(this run's record: {save})")
         weights = weight.weigh_site(repo / "docs" / "_build" / "html")
         smallest_margins(repo / "docs" / "_build" / "html" / "claims.json")
-        rows.append(("no-change rebuild", build(repo, env), ""))
+        rebuild = build(repo, env)
+        met = "met" if rebuild <= REBUILD_GOAL_S else "missed"
+        rows.append(
+            ("no-change rebuild", rebuild, f"goal <= {REBUILD_GOAL_S} s: {met}")
+        )
         misses = store.read_journal(Path(tmp) / "store")
         overhead_rows(rows, misses, cold, "misses of the cold build")
         # where the cold build's training time went, against this machine's peak
@@ -308,5 +365,24 @@ def _store_size(folder: Path) -> tuple[int, int]:
     return len(files), sum(f.stat().st_size for f in files)
 
 
+def _arguments(argv: list[str]) -> dict:
+    """``--quick``, ``--against FILE`` (an earlier run's record), ``--save FILE``."""
+    options, rest = {"quick": False}, list(argv)
+    while rest:
+        name = rest.pop(0)
+        if name == "--quick":
+            options["quick"] = True
+        elif name in ("--against", "--save") and rest:
+            options[name[2:]] = Path(rest.pop(0))
+        else:
+            raise SystemExit(
+                f"unknown argument {name!r}: expected --quick, --against FILE or "
+                "--save FILE"
+            )
+    if "against" in options and not options["against"].is_file():
+        raise SystemExit(f"--against: no record at {options['against']}")
+    return options
+
+
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv[1:])
+    main(**_arguments(sys.argv[1:]))

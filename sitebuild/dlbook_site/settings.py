@@ -23,6 +23,12 @@ SITE_VAR = "DLBOOK_SITE"
 REQUIRE_VAR = "DLBOOK_REQUIRE_DATA"
 #: A Chromium or Chrome binary for the browser check, when none is on PATH.
 CHROMIUM_VAR = "DLBOOK_CHROMIUM"
+#: Pages a build executes at once (``sphinx -j``; the docs and tests sessions and the
+#: benchmark): most of a page's operations are too small to keep two cores busy
+#: (nbval's two workers ran the pages 1.6x faster than one), and the numbers stay the
+#: same (trained weights depend on the intra-op thread count, part of every store key,
+#: not on what else runs: tests/test_parallel_numbers.py).
+PAGES_AT_ONCE = 2
 #: What the browser check looks for on PATH, in this order.
 CHROMIUM_NAMES = (
     "chromium",
