@@ -375,3 +375,124 @@ def square(image, size: int) -> np.ndarray:
     crop = image[top : top + side, left : left + side]
     resized = keras.ops.image.resize(crop[None], (size, size), antialias=True)
     return np.clip(keras.ops.convert_to_numpy(resized)[0], 0, 1).astype(np.float32)
+
+
+# --- the independent grader: pixel statistics, no network -----------------------------
+
+# RGB -> an opponent colour space (luma, blue-yellow, red-green; BT.601 YCbCr axes)
+OPPONENT = np.array(
+    [[0.299, 0.587, 0.114], [-0.169, -0.331, 0.5], [0.5, -0.419, -0.081]], np.float64
+)
+ORIENTATIONS, SCALES = 8, (1, 2, 4)
+
+
+def colour_distance(image, reference) -> float:
+    """Fréchet distance between the pixel colours of ``image`` and ``reference``,
+    each summarised by the mean and covariance of its pixels in an opponent colour
+    space (luma, blue-yellow, red-green): 0 for the same colour statistics, whatever
+    the layout. No network is involved."""
+    stats = []
+    for name, value in (("image", image), ("reference", reference)):
+        pixels = check_image(name, value).reshape(-1, 3).astype(np.float64) @ OPPONENT.T
+        stats.append((pixels.mean(axis=0), np.cov(pixels, rowvar=False)))
+    (m1, c1), (m2, c2) = stats
+    values, vectors = np.linalg.eigh(c1)
+    root = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    cross = np.linalg.eigvalsh(root @ c2 @ root)
+    trace = np.trace(c1) + np.trace(c2) - 2 * np.sum(np.sqrt(np.clip(cross, 0, None)))
+    return float(np.sum((m1 - m2) ** 2) + max(trace, 0.0))
+
+
+def texture_energies(image) -> np.ndarray:
+    """A small filter bank on the luma of ``image``: at scales 1, 2 and 4 (box
+    averages), the gradient energy in each of 8 orientation bins, as the mean over
+    positions: ``(3 * 8,)`` numbers that describe brushwork (how strong the edges are,
+    at which size, in which directions) and not where it lies."""
+    image = check_image("image", image)
+    luma = image.astype(np.float64) @ OPPONENT[0]
+    energies = []
+    for scale in SCALES:
+        h, w = (luma.shape[0] // scale) * scale, (luma.shape[1] // scale) * scale
+        if min(h, w) // scale < 3:
+            raise ValueError(
+                f"image must be at least {3 * max(SCALES)} px a side, got {image.shape}"
+            )
+        small = luma[:h, :w].reshape(h // scale, scale, w // scale, scale).mean((1, 3))
+        dy = small[2:, 1:-1] - small[:-2, 1:-1]
+        dx = small[1:-1, 2:] - small[1:-1, :-2]
+        angle = np.mod(np.arctan2(dy, dx), np.pi)
+        bins = np.minimum((angle / np.pi * ORIENTATIONS).astype(int), ORIENTATIONS - 1)
+        energy = np.bincount(bins.ravel(), (dx**2 + dy**2).ravel(), ORIENTATIONS)
+        energies.append(energy / bins.size)
+    return np.concatenate(energies)
+
+
+def texture_distance(image, reference) -> float:
+    """Distance between the filter-bank energies (:func:`texture_energies`) of
+    ``image`` and ``reference``: root mean square of their log ratios (0: the same
+    edge energy at every scale and orientation; 1: off by a factor e on average)."""
+    a = texture_energies(check_image("image", image))
+    b = texture_energies(check_image("reference", reference))
+    return float(np.sqrt(np.mean(np.log((a + 1e-6) / (b + 1e-6)) ** 2)))
+
+
+def edge_correlation(image, photo) -> float:
+    """Content kept: the correlation between the edge maps (gradient magnitude of the
+    luma, after a 4x4 box average so brushwork does not count as new edges) of
+    ``image`` and ``photo``; 1 when every edge of the photo is where it was."""
+    image, photo = check_image("image", image), check_image("photo", photo)
+    if image.shape != photo.shape:
+        raise ValueError(
+            f"photo must have the image's shape {image.shape}, got {photo.shape}"
+        )
+    maps = []
+    for picture in (image, photo):
+        luma = picture.astype(np.float64) @ OPPONENT[0]
+        h, w = (luma.shape[0] // 4) * 4, (luma.shape[1] // 4) * 4
+        small = luma[:h, :w].reshape(h // 4, 4, w // 4, 4).mean((1, 3))
+        gy, gx = np.gradient(small)
+        maps.append(np.hypot(gx, gy).ravel())
+    if min(np.std(m) for m in maps) == 0:
+        return 0.0
+    return float(np.corrcoef(*maps)[0, 1])
+
+
+def tiles(image, count: int = 4) -> list[np.ndarray]:
+    """``image`` cut into ``count`` x ``count`` equal square tiles, row by row."""
+    image = check_image("image", image)
+    count = positive_int("count", count)
+    h, w = image.shape[0] // count, image.shape[1] // count
+    if min(h, w) < 3 * max(SCALES):
+        raise ValueError(f"count={count} leaves tiles under {3 * max(SCALES)} px")
+    return [
+        image[r * h : (r + 1) * h, c * w : (c + 1) * w]
+        for r in range(count)
+        for c in range(count)
+    ]
+
+
+def style_progress(image, photo, painting, count: int = 4) -> dict:
+    """How far ``image`` moved from ``photo`` toward ``painting``, by pixel statistics
+    alone, per tile of a ``count`` x ``count`` grid (the paired items of the page's
+    comparisons): for colour and texture, ``1 - d(image tile, painting) / d(photo
+    tile, painting)``: 0 where the tile kept the photo's statistics, 1 where it has
+    the painting's, negative where it moved away. Also the whole-image figures and
+    :func:`edge_correlation`. Returns a dict of arrays and floats."""
+    image, photo = check_image("image", image), check_image("photo", photo)
+    painting = check_image("painting", painting)
+    if image.shape != photo.shape:
+        raise ValueError(
+            f"photo must have the image's shape {image.shape}, got {photo.shape}"
+        )
+    result = {}
+    for what, distance in (("colour", colour_distance), ("texture", texture_distance)):
+        per_tile = []
+        for made, before in zip(tiles(image, count), tiles(photo, count), strict=True):
+            start = distance(before, painting)
+            per_tile.append(1 - distance(made, painting) / max(start, 1e-12))
+        result[what] = np.array(per_tile)
+        whole = distance(photo, painting)
+        result[f"{what} whole"] = 1 - distance(image, painting) / max(whole, 1e-12)
+    result["style"] = (result["colour"] + result["texture"]) / 2
+    result["edges kept"] = edge_correlation(image, photo)
+    return result
