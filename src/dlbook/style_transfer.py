@@ -164,16 +164,16 @@ def activation_entropy(features) -> float:
 
 def vgg_like(size: int, seed: int = 0):
     """A VGG-shaped stack (two 3x3 ReLU convolutions per block, 2x2 average pooling,
-    32-64-128-256 channels) with random Glorot weights, never trained: the
-    random-network baseline. Style layers: each block's first convolution; content:
-    the last block's. Inputs in [0, 1]."""
+    16-32-64-128 channels: half VGG's first widths, cheap enough at 256 px) with random
+    Glorot weights, never trained: the random-network baseline. Style layers: each
+    block's first convolution; content: the last block's. Inputs in [0, 1]."""
     from keras import layers
 
     size = positive_int("size", size)
     reseed(check_seed(seed))
     inputs = keras.Input((size, size, 3), name="image")
     x = layers.Rescaling(2.0, offset=-1.0)(inputs)
-    for block, channels in enumerate((32, 64, 128, 256), start=1):
+    for block, channels in enumerate((16, 32, 64, 128), start=1):
         if block > 1:
             x = layers.AveragePooling2D(2, name=f"vgg{block}_pool")(x)
         for conv in (1, 2):
