@@ -90,7 +90,8 @@ def text_classifier(
     16. Sequences: Embedding, then one sequence layer: ``mean of embeddings`` (word
     order ignored), ``conv1d`` (5-word windows, max over positions), ``LSTM`` or
     ``GRU`` (padding masked, so the state stops at the last real word),
-    ``bidirectional GRU`` (one GRU forwards, one backwards, last states joined) or
+    ``bidirectional GRU`` (one GRU of ``units // 2`` forwards, one backwards, last
+    states joined: as wide as the one-way GRU's state) or
     ``multi-width conv1d`` (see :func:`multi_width_conv1d`). ``embedding``: a ready
     Embedding layer to use instead of a new one (e.g. pretrained vectors)."""
     import keras
@@ -129,7 +130,10 @@ def text_classifier(
         ],
         "LSTM": lambda: [layers.LSTM(units)],
         "GRU": lambda: [layers.GRU(units)],
-        "bidirectional GRU": lambda: [layers.Bidirectional(layers.GRU(units))],
+        # half the units each way: the joined state is as wide as the one-way GRU's
+        "bidirectional GRU": lambda: [
+            layers.Bidirectional(layers.GRU(max(1, units // 2)))
+        ],
     }[kind]
     return keras.Sequential(
         [

@@ -1,0 +1,40 @@
+"""The CPU-sized choices of the text pages: what the page's prose says about them."""
+
+import re
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_bidirectional_gru_state_is_as_wide_as_the_gru():
+    from keras import layers
+
+    from dlbook import text
+
+    both = text.text_classifier("bidirectional GRU", 50, 8, embed_dim=4, units=64)
+    one = text.text_classifier("GRU", 50, 8, embed_dim=4, units=64)
+    wrapped = next(x for x in both.layers if isinstance(x, layers.Bidirectional))
+    gru = next(x for x in one.layers if isinstance(x, layers.GRU))
+    assert wrapped.forward_layer.units == wrapped.backward_layer.units == 32
+    assert (
+        both.layers[-1].input.shape[-1] == one.layers[-1].input.shape[-1] == gru.units
+    )
+
+
+def test_text_generation_trains_one_seed_of_each_network():
+    source = (DOCS / "text_generation.md").read_text()
+    match = re.search(r"^seeds = (\{.*\})", source, re.MULTILINE)
+    assert match, "text_generation's seeds line"
+    seeds = eval(match.group(1), {"page": type("P", (), {"seed": 7})})
+    assert seeds == {"LSTM": (7,), "GRU": (7,)}
+    # the prose does not speak of several LSTM seeds
+    assert (
+        "LSTMs'" not in source and "the mean of {glue:text}`lstm_seeds`" not in source
+    )
+
+
+def test_transfer_batchnorm_seeds_are_named_in_the_prose_by_glue():
+    source = (DOCS / "transfer.md").read_text()
+    assert "bn_seeds = range(3)" in source
+    assert "with {glue:text}`bn_seeds` seeds each" in source
+    assert "five seeds" not in source
