@@ -83,3 +83,20 @@ def test_bad_images_rejected(argument, value, no_store):
 def test_bad_network_rejected():
     with pytest.raises(ValueError, match="network"):
         st.feature_network("resnet", 32)
+
+
+def test_gram_matrix_shape_symmetric_and_positive():
+    features = (
+        np.random.default_rng(3).standard_normal((1, 5, 7, 12)).astype(np.float32)
+    )
+    gram = st.gram_matrix(features).numpy()
+    assert gram.shape == (12, 12)
+    np.testing.assert_allclose(gram, gram.T, rtol=1e-6)
+    assert np.linalg.eigvalsh(gram.astype(np.float64)).min() > -1e-5
+
+
+def test_style_distance_of_an_image_to_itself_is_zero():
+    image = np.random.default_rng(4).random((16, 16, 3)).astype(np.float32)
+    other = np.random.default_rng(5).random((16, 16, 3)).astype(np.float32)
+    assert st.style_distance(image, image, "vgg_random") == 0.0
+    assert st.style_distance(other, image, "vgg_random") > 0.0
