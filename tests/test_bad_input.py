@@ -880,6 +880,32 @@ SWEEP = {
         lambda: style_transfer.activation_entropy(None),
         "features",
     ),
+    "style_transfer.colour_distance": (
+        lambda: style_transfer.colour_distance(zeros(16, 16, 3), None),
+        "reference",
+    ),
+    "style_transfer.texture_energies": (
+        lambda: style_transfer.texture_energies(zeros(8, 8, 3)),
+        "image",
+    ),
+    "style_transfer.texture_distance": (
+        lambda: style_transfer.texture_distance(zeros(16, 16, 3), zeros(16, 16)),
+        "reference",
+    ),
+    "style_transfer.edge_correlation": (
+        lambda: style_transfer.edge_correlation(zeros(16, 16, 3), zeros(16, 8, 3)),
+        "photo",
+    ),
+    "style_transfer.tiles": (
+        lambda: style_transfer.tiles(zeros(16, 16, 3), 0),
+        "count",
+    ),
+    "style_transfer.style_progress": (
+        lambda: style_transfer.style_progress(
+            zeros(64, 64, 3), zeros(64, 64, 3), zeros(64, 64)
+        ),
+        "painting",
+    ),
     "style_transfer.vgg_like": (lambda: style_transfer.vgg_like(0), "size"),
     "style_transfer.feature_network": (
         lambda: style_transfer.feature_network("nope", 32),
