@@ -206,9 +206,10 @@ def setup(app):
     # (`-D dlbook_cached_only=1`): a page the cache lacks stops it; build the site first
     app.add_config_value("dlbook_cached_only", False, "env", bool)
     app.connect("config-inited", pdf.refuse_execution_when_asked)
-    """Allow `sphinx -j N` (used by `nox -s tests`): sphinx-mathjax-offline only copies
-    MathJax into _static when the build ends, which is safe in parallel, but it does not
-    say so and Sphinx would fall back to reading (executing) one page at a time."""
+    # Allow `sphinx -j N` (every nox build runs two pages at a time): sphinx-mathjax-
+    # offline only copies MathJax into _static when the build ends, which is safe in
+    # parallel, but it does not say so and Sphinx would fall back to reading (executing)
+    # one page at a time.
     mathjax = app.extensions.get("sphinx-mathjax-offline")
     if mathjax is not None and mathjax.parallel_read_safe is None:
         mathjax.parallel_read_safe = True
