@@ -69,6 +69,15 @@ def executed_notebooks(built_html) -> list[Path]:
     return notebooks
 
 
+@pytest.fixture(autouse=True)
+def no_page_seed(monkeypatch):
+    """Every test starts outside a page: a seed of None means DEFAULT_SEED, whatever
+    page seed an earlier test set (the book's seed convention, dlbook.base.seeding)."""
+    from dlbook.base import seeding
+
+    monkeypatch.setattr(seeding, "_page_seed", None)
+
+
 @pytest.fixture
 def no_store(monkeypatch):
     """The trained-model store off (``DLBOOK_STORE=off``): every training trains, so a

@@ -30,6 +30,7 @@ from dlbook import (
     environments,
     faces,
     forecasting,
+    frechet,
     functional,
     generative,
     last_layer,
@@ -784,8 +785,8 @@ SWEEP = {
         lambda: sample_quality.distance_to_uniform([]),
         "histogram",
     ),
-    "sample_quality.frechet_distance": (
-        lambda: sample_quality.frechet_distance(zeros(5), zeros(5)),
+    "frechet.frechet_distance": (
+        lambda: frechet.frechet_distance(zeros(5), zeros(5)),
         "features_a",
     ),
     "sample_quality.sharpness": (

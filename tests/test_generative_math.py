@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from scipy import integrate, stats
 
-from dlbook import generative, sample_quality
+from dlbook import frechet, generative
 
 
 @pytest.mark.parametrize(
@@ -137,9 +137,9 @@ def test_frechet_distance_agrees_with_the_eigenproblem_form(n_a, n_b, width):
     a = rng.normal(size=(n_a, width)) @ mix
     b = rng.normal(size=(n_b, width)) @ mix * 0.7 + 0.4
     np.testing.assert_allclose(
-        sample_quality.frechet_distance(a, b), _frechet_by_eigenproblem(a, b), rtol=1e-6
+        frechet.frechet_distance(a, b), _frechet_by_eigenproblem(a, b), rtol=1e-6
     )
-    assert sample_quality.frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    assert frechet.frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
 
 
 def test_frechet_distance_of_two_known_gaussians():
@@ -147,9 +147,9 @@ def test_frechet_distance_of_two_known_gaussians():
     rng = np.random.default_rng(3)
     a = rng.normal(size=(20000, 3))
     b = rng.normal(size=(20000, 3)) * 2 + [1, 0, 0]
-    assert sample_quality.frechet_distance(a, b) == pytest.approx(4, rel=0.03)
+    assert frechet.frechet_distance(a, b) == pytest.approx(4, rel=0.03)
     with pytest.raises(ValueError, match="finite"):
-        sample_quality.frechet_distance(np.full((3, 2), np.nan), np.zeros((3, 2)))
+        frechet.frechet_distance(np.full((3, 2), np.nan), np.zeros((3, 2)))
 
 
 def test_watched_samples_read_back_what_was_packed():

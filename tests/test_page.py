@@ -31,7 +31,13 @@ def test_finish_counts_the_trainings_of_this_page(monkeypatch):
 
     run = page.start_page()
     monkeypatch.setattr(
-        ledger, "TRAININGS", [*ledger.TRAININGS, (30.0, True), (5.0, False)]
+        ledger,
+        "TRAININGS",
+        [
+            *ledger.TRAININGS,
+            ledger.Training("a", 30.0, True),
+            ledger.Training("b", 5.0, False),
+        ],
     )
     glued = {}
     monkeypatch.setattr(
@@ -42,6 +48,17 @@ def test_finish_counts_the_trainings_of_this_page(monkeypatch):
     assert (
         float(glued["runtime"].split()[0]) >= 30
     )  # the restored 30 s count as cold cost
+
+
+def test_a_cold_run_pays_each_training_once():
+    from dlbook.base.ledger import Training, cold_seconds
+
+    # restored twice: a cold run trains it once
+    assert cold_seconds([Training("a", 30.0, True), Training("a", 30.0, True)]) == 30
+    # trained here, then restored: its time is already on this run's clock
+    assert cold_seconds([Training("b", 5.0, False), Training("b", 5.0, True)]) == 0
+    assert cold_seconds([Training("a", 30.0, True), Training("c", 2.0, True)]) == 32
+    assert cold_seconds([]) == 0
 
 
 def test_the_page_seed_comes_from_dlbook_seed_or_the_default(monkeypatch):

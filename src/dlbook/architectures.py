@@ -192,7 +192,7 @@ def run(
     splits: data.Splits,
     epochs: int = 20,
     patience: int | None = 4,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> Run:
     """Seed, build, train with early stopping on validation accuracy (none when
     ``patience`` is None), score on test. ``chance`` is the test share of the most

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from dlbook.base import settings, validate
-from dlbook.base.seeding import reseed, rng
+from dlbook.base.seeding import reseed, resolve_seed, rng
 from dlbook.base.validate import positive_int, shapes_agree, static_shape
 from dlbook.convnets import shift
 
@@ -307,7 +307,7 @@ def fit_capsnet(
     epochs: int,
     reconstruction: bool = True,
     batch_size: int = 64,
-    seed: int = 0,
+    seed: int | None = None,
 ):
     """Train ``net.model`` on digits ``train = (images, labels)`` through the book's
     training core: Adam, the margin loss on the lengths plus, with ``reconstruction``,
@@ -419,7 +419,7 @@ def layer_costs(model):
 # --- data: shifts for training, affine transforms for testing ---------------------------
 
 
-def random_shifts(images, max_shift: int = 2, seed: int = 0):
+def random_shifts(images, max_shift: int = 2, seed: int | None = None):
     """Each image moved by its own random whole-pixel shift of up to ``max_shift`` in
     each direction, zero fill: the paper's only augmentation, drawn once with
     ``seed`` so that the reconstruction target is the shifted image itself."""
@@ -468,7 +468,7 @@ SHEARS = (-0.4, -0.2, 0.0, 0.2, 0.4)
 SHIFTS = (0, 1, 2, 3, 4, 5)  # pixels, each digit in one of the four directions
 
 
-def transformed_digits(x, seed: int = 0):
+def transformed_digits(x, seed: int | None = None):
     """The test grid: ``(transformation, amount, images)`` for every rotation
     (``ROTATIONS``), shear (``SHEARS``) and shift (``SHIFTS``; each digit moved
     right, left, down or up, drawn with ``seed``) of the digits ``x``."""
@@ -488,7 +488,7 @@ def transformed_digits(x, seed: int = 0):
 
 
 def transformed_accuracy(
-    classifiers: dict, x, y, seed: int = 0, per_digit: bool = False
+    classifiers: dict, x, y, seed: int | None = None, per_digit: bool = False
 ):
     """Accuracy of each of ``classifiers`` (name: function from images to class
     scores) on the digits ``x`` under every transformation of
@@ -496,6 +496,7 @@ def transformed_accuracy(
     classifier, and whether the amount lies beyond the 2-pixel training shifts.
     ``per_digit``: also return, by name, which digits each classifier read right (an
     array of rows × digits), for a paired test on the same transformed digits."""
+    seed = resolve_seed(seed)
     import pandas as pd
 
     if not classifiers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook import training
+from dlbook.base.seeding import resolve_seed
 from dlbook.base.validate import array, integer, number, positive_int
 from dlbook.convnets import conv_layer_names, conv_output_size, trace_layer
 
@@ -189,13 +190,14 @@ def saliency_map(model, image: np.ndarray, class_index: int) -> np.ndarray:
     return np.abs(gradient).max(axis=-1)
 
 
-def randomised_copy(model, layers, seed: int):
+def randomised_copy(model, layers, seed: int | None = None):
     """A copy of ``model`` whose named ``layers`` get fresh random weights (the
     model-randomisation test of Adebayo et al., 2018): kernels drawn He-normal from
     ``seed``, biases 0, batch normalisation reset to the identity; every other layer
     keeps the trained weights."""
     import keras
 
+    seed = resolve_seed(seed)
     names = [layer.name for layer in model.layers]
     layers = [layers] if isinstance(layers, str) else list(layers)
     if not layers or any(name not in names for name in layers):

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from dlbook.base.seeding import check_seed
+from dlbook.base.seeding import resolve_seed
 from dlbook.base.validate import (
     array,
     in_range,
@@ -66,12 +66,12 @@ def mtcnn_faces(rgb, min_confidence: float = 0.9):
     return boxes, [float(f["confidence"]) for f in kept], [f["keypoints"] for f in kept]
 
 
-def face_scenes(backgrounds, faces, per_scene: int = 3, seed: int = 0):
+def face_scenes(backgrounds, faces, per_scene: int = 3, seed: int | None = None):
     """Scenes with known face boxes: ``per_scene`` of the grey ``faces`` pasted onto
     each colour background (``uint8``) at random places and sizes (60–140 pixels),
     not overlapping. Returns a list of ``(image, boxes)``."""
     cv, per_scene = opencv(), positive_int("per_scene", per_scene)
-    generator = np.random.default_rng(check_seed(seed))
+    generator = np.random.default_rng(resolve_seed(seed))
     scenes, next_face = [], 0
     for background in backgrounds:
         canvas = np.asarray(background, np.uint8).copy()

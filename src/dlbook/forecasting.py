@@ -124,7 +124,7 @@ def fit_forecaster(
     epochs: int = 40,
     patience: int = 6,
     units: int = 32,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> Fit:
     """Train one forecaster on scaled windows and score it in real units.
 

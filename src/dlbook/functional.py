@@ -43,7 +43,7 @@ def flat_digits(splits):
     }
 
 
-def query_task(images, labels, seed: int = 0):
+def query_task(images, labels, seed: int | None = None):
     """Inputs ``image`` and ``query`` (a one-hot digit) and the target "does the image
     show the queried digit?": half the queries are the true digit, half another one,
     so neither input alone can answer."""
@@ -69,7 +69,7 @@ def image_targets(images, labels) -> dict[str, np.ndarray]:
     return {"digit": labels, "ink": ink, "even": (labels % 2 == 0).astype(np.float32)}
 
 
-def digit_pairs(images, labels, count: int, seed: int = 0):
+def digit_pairs(images, labels, count: int, seed: int | None = None):
     """``count`` pairs of digits from ``images``, half of the same class and half of
     two different classes (label 1 = same). Pairs are drawn within the given images
     only: pairs made from a test split never share an image with training pairs."""

@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 
 from dlbook.base import settings
-from dlbook.base.seeding import check_seed, reseed
+from dlbook.base.seeding import check_seed, reseed, resolve_seed
 from dlbook.base.validate import (
     array,
     in_range,
@@ -91,9 +91,10 @@ class Sampling(keras.layers.Layer):
     ``eps ~ N(0, I)`` from a seeded generator, so the noise is an input of the
     network and gradients reach the mean and the variance."""
 
-    def __init__(self, seed: int = 0, **kwargs):
+    def __init__(self, seed: int | None = None, **kwargs):
+        seed = resolve_seed(seed)
         super().__init__(**kwargs)
-        self.seed = check_seed(seed)
+        self.seed = seed
         self.generator = keras.random.SeedGenerator(self.seed)
 
     def call(self, inputs):
@@ -147,7 +148,10 @@ class VAE(keras.Model):
     gradient steps (0: the plain ELBO from the first step), so that the decoder learns
     to use the latent code before the KL term can push it back onto the prior."""
 
-    def __init__(self, encoder, decoder, seed: int = 0, warmup_steps: int = 0, **kw):
+    def __init__(
+        self, encoder, decoder, seed: int | None = None, warmup_steps: int = 0, **kw
+    ):
+        seed = resolve_seed(seed)
         super().__init__(**kw)
         self.encoder, self.decoder = encoder, decoder
         self.sampler = Sampling(seed)
@@ -213,12 +217,17 @@ class VAE(keras.Model):
         return self._track(reconstruction, kl, 1.0)
 
 
-def vae(latent_dim: int = 2, seed: int = 0, warmup_steps: int = 0, hidden: int = 16):
+def vae(
+    latent_dim: int = 2,
+    seed: int | None = None,
+    warmup_steps: int = 0,
+    hidden: int = 16,
+):
     """A built convolutional VAE (keras.io's architecture, with a ``hidden``-unit
     dense layer in the encoder) with a ``latent_dim``-D latent space and
     ``warmup_steps`` of KL warm-up; train it with
     ``training.fit(model, (x, x), loss=None, ...)``."""
-    reseed(check_seed(seed))
+    reseed(seed)
     model = VAE(
         vae_encoder(latent_dim, hidden=hidden),
         vae_decoder(latent_dim),
@@ -415,9 +424,9 @@ def dcgan_discriminator(dropout: float = 0.3, name: str = "discriminator"):
     return keras.Model(x, [logit, features], name=name)
 
 
-def gan_models(latent_dim: int = 2, seed: int = 0) -> dict:
+def gan_models(latent_dim: int = 2, seed: int | None = None) -> dict:
     """A fresh generator and discriminator, seeded: ``{"generator", "discriminator"}``."""
-    reseed(check_seed(seed))
+    reseed(seed)
     return {
         "generator": dcgan_generator(latent_dim),
         "discriminator": dcgan_discriminator(),
@@ -585,7 +594,7 @@ def gan_routine(
     return {"history": history, "watched": watched}
 
 
-def train_gan(x, epochs: int, latent_dim: int = 2, seed: int = 0, **options):
+def train_gan(x, epochs: int, latent_dim: int = 2, seed: int | None = None, **options):
     """Build a GAN with ``seed`` and train it on ``x`` through the store; returns
     ``(models, result)`` with ``result.record["history"]`` and the images of each
     epoch (:func:`watched_samples`)."""
@@ -602,14 +611,14 @@ def train_gan(x, epochs: int, latent_dim: int = 2, seed: int = 0, **options):
 
 
 def vaegan_models(
-    latent_dim: int = 2, seed: int = 0, hidden: int = 16, start=None
+    latent_dim: int = 2, seed: int | None = None, hidden: int = 16, start=None
 ) -> dict:
     """A VAE-GAN, seeded: ``{"encoder", "decoder", "discriminator"}`` (the encoder
     of :func:`vae_encoder` with ``hidden`` units, the decoder that is also the
     generator, the GAN's critic). ``start``: a trained :class:`VAE` of the same
     sizes whose encoder and decoder weights the VAE-GAN starts from (the GAN terms
     then join a decoder that already uses its code); else all three start fresh."""
-    reseed(check_seed(seed))
+    reseed(seed)
     models = {
         "encoder": vae_encoder(latent_dim, hidden=hidden),
         "decoder": vae_decoder(latent_dim),
@@ -759,7 +768,7 @@ def train_vaegan(
     x,
     epochs: int,
     latent_dim: int = 2,
-    seed: int = 0,
+    seed: int | None = None,
     hidden: int = 16,
     start=None,
     **options,

@@ -14,6 +14,7 @@ import numpy as np
 
 from dlbook import data, training
 from dlbook.base import validate
+from dlbook.base.seeding import resolve_seed
 from dlbook.base.validate import positive_int
 from dlbook.models import dense_network
 
@@ -126,8 +127,9 @@ def _tabular(dataset: data.Dataset, seed: int):
     return (x_train, parts.train[1]), (x_val, parts.val[1]), (x_test, parts.test[1])
 
 
-def prepare_task(name: str, seed: int = 0) -> Task:
+def prepare_task(name: str, seed: int | None = None) -> Task:
     """Load and split the offline data for one problem type (see :data:`TASKS`)."""
+    seed = resolve_seed(seed)
     if name not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {name!r}")
     return TASKS[name](seed)
@@ -275,7 +277,7 @@ def train_and_score(
     learning_rate: float = 1e-3,
     batch_size: int = 32,
     patience: int = 8,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> Outcome:
     """Train a small dense network with this last-layer ``activation`` and ``loss``
     (through :func:`dlbook.training.fit`); score it on the test part before and after

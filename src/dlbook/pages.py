@@ -53,6 +53,7 @@ SHARED: dict[str, str] = {
     "book": "the page runtime: page template, claim checks, figure style",
     "models": "small model builders (a dense network)",
     "layers": "layers written out: multi-head attention (seq2seq, the MiniLM port)",
+    "frechet": "the Fréchet distance of two samples (generative, style transfer)",
     "word_vectors": "a word-embedding space (word2vec's and the MiniLM port's)",
     "environments": "Gymnasium environments and episode runners (dqn, qlearning, video)",
     "pretrained": "pretrained-weight ports and the file readers they need",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dlbook import training
 from dlbook.base import validate
-from dlbook.base.seeding import reseed, rng
+from dlbook.base.seeding import reseed, resolve_seed, rng
 from dlbook.base.validate import positive_int
 
 CELLS = ("SimpleRNN", "LSTM", "GRU")
@@ -171,7 +171,7 @@ def plot_gradient_profiles(panels: dict):
     return fig
 
 
-def adding_problem(n: int, length: int, seed: int = 0):
+def adding_problem(n: int, length: int, seed: int | None = None):
     """The adding problem (Hochreiter & Schmidhuber, 1997), a long-range memory test.
 
     Each step holds two inputs: a random value in [0, 1] and a marker. Two steps are
@@ -213,10 +213,11 @@ def memory_experiment(
     n_test: int = 1000,
     units: int = 32,
     epochs: int = 8,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> MemoryResult:
     """Train each cell on :func:`adding_problem` at each length with the same budget
     (data, epochs, optimiser, seed) and measure the test mean squared error."""
+    seed = resolve_seed(seed)
     lengths = [positive_int("lengths", length) for length in lengths]
     if not lengths or min(lengths) < 2:
         raise ValueError(

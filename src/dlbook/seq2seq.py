@@ -16,6 +16,7 @@ from keras import layers, ops
 from dlbook import training
 from dlbook.attention import TokenAndPosition, head_size, padding_mask
 from dlbook.base import validate
+from dlbook.base.seeding import resolve_seed
 from dlbook.base.validate import positive_int
 from dlbook.layers import MultiHeadAttention, causal_mask
 
@@ -189,7 +190,7 @@ def train(
     epochs: int,
     batch_size: int = 64,
     learning_rate: float = 2e-3,
-    seed: int = 0,
+    seed: int | None = None,
 ):
     """Teacher forcing through the book's training core: ``(inputs, target_out)``
     pairs from :func:`encode`; Adam, cross-entropy at every target position (padding
@@ -263,11 +264,12 @@ def exact_match(
     return float(hits.mean()), decoded
 
 
-def leak(model, inputs: dict, seed: int = 0) -> np.ndarray:
+def leak(model, inputs: dict, seed: int | None = None) -> np.ndarray:
     """The leak test. For each target position ``p``: replace every ``target_in`` token
     after ``p`` by random tokens and measure how much the model's outputs at positions
     ``0..p`` move (max absolute change). A decoder that cannot see the future gives 0
     everywhere; one that can, gives more. Returns one value per position but the last."""
+    seed = resolve_seed(seed)
     if not isinstance(inputs, dict) or {"source", "target_in"} - set(inputs):
         raise ValueError(
             "inputs must be a dict with 'source' and 'target_in', got "
@@ -333,11 +335,12 @@ def decoder_only(
     return keras.Model(tokens, probabilities, name="decoder_only" + "_causal" * causal)
 
 
-def future_influence(model, tokens, seed: int = 0) -> np.ndarray:
+def future_influence(model, tokens, seed: int | None = None) -> np.ndarray:
     """How far each output position moves when one input token changes: entry ``[i,
     j]`` is the largest absolute change of the outputs at position ``i`` when token
     ``j`` of every sequence in ``tokens`` is replaced by another (non-padding) token.
     A model that cannot see the future gives 0 above the diagonal (``j > i``)."""
+    seed = resolve_seed(seed)
     tokens = validate.array("tokens", tokens, ndim=2).astype("int32")
     if tokens.size == 0 or tokens.min() < 0 or tokens.max() >= len(TOKENS):
         raise ValueError(f"tokens must be ids from 0 to {len(TOKENS) - 1}")

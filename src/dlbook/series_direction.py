@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook import forecasting, training
-from dlbook.base.seeding import reseed
+from dlbook.base.seeding import reseed, resolve_seed
 from dlbook.base.validate import positive_int
 
 DIRECTION_KINDS = ("conv1d", "GRU")
@@ -53,7 +53,7 @@ def fit_direction(
     train,
     val,
     test,
-    seed: int = 0,
+    seed: int | None = None,
     epochs: int = 40,
     patience: int = 6,
     learning_rate: float = 3e-3,
@@ -61,6 +61,7 @@ def fit_direction(
     """Train one classifier (Adam at ``learning_rate``, early stopping on validation
     accuracy, best weights kept) on windows scaled by the training windows' spread;
     returns its validation and test accuracy and which test windows it got right."""
+    seed = resolve_seed(seed)
     for name, part in (("train", train), ("val", val), ("test", test)):
         if not isinstance(part, forecasting.Windows) or not len(part.y):
             raise ValueError(f"{name} must be non-empty Windows, got {part!r:.60}")

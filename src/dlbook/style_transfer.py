@@ -12,8 +12,9 @@ import os
 
 import numpy as np
 
-from dlbook.base.seeding import check_seed, reseed
+from dlbook.base.seeding import reseed, resolve_seed
 from dlbook.base.validate import array, positive_int, shapes_agree, static_shape
+from dlbook.frechet import frechet_distance
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -162,7 +163,7 @@ def activation_entropy(features) -> float:
 # --- the feature networks ------------------------------------------------------------
 
 
-def vgg_like(size: int, seed: int = 0):
+def vgg_like(size: int, seed: int | None = None):
     """A VGG-shaped stack (two 3x3 ReLU convolutions per block, 2x2 average pooling,
     16-32-64-128 channels: half VGG's first widths, cheap enough at 256 px) with random
     Glorot weights, never trained: the random-network baseline. Style layers: each
@@ -170,7 +171,7 @@ def vgg_like(size: int, seed: int = 0):
     from keras import layers
 
     size = positive_int("size", size)
-    reseed(check_seed(seed))
+    reseed(seed)
     inputs = keras.Input((size, size, 3), name="image")
     x = layers.Rescaling(2.0, offset=-1.0)(inputs)
     for block, channels in enumerate((16, 32, 64, 128), start=1):
@@ -187,12 +188,13 @@ def vgg_like(size: int, seed: int = 0):
     return keras.Model(inputs, x, name="vgg_random")
 
 
-def feature_network(network: str, size: int, seed: int = 0):
+def feature_network(network: str, size: int, seed: int | None = None):
     """The feature network ``network`` (one of ``NETWORKS``) for ``size`` x ``size``
     images in [0, 1], frozen: a Keras model whose outputs are the style layers then
     the content layer, and whether its style features are softened. ``lite0`` is
     EfficientNet-Lite0 with its offline ImageNet weights, ``lite0_soft`` the same
     with :func:`soften`, ``lite0_random`` the same architecture untrained."""
+    seed = resolve_seed(seed)
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
     size = positive_int("size", size)
@@ -204,7 +206,7 @@ def feature_network(network: str, size: int, seed: int = 0):
     else:
         from dlbook.pretrained import efficientnet_lite
 
-        reseed(check_seed(seed))
+        reseed(seed)
         base = efficientnet_lite.efficientnet_lite0(
             (size, size, 3),
             include_top=False,
@@ -321,11 +323,14 @@ def style_routine(
     return {"history": history}
 
 
-def stylise(content, style, network: str = "lite0_soft", seed: int = 0, **options):
+def stylise(
+    content, style, network: str = "lite0_soft", seed: int | None = None, **options
+):
     """Stylise ``content`` with ``style`` (same-shaped square images in [0, 1]) in the
     features of ``network`` through the trained-model store; returns ``(image,
     result)``: the stylised ``(h, w, 3)`` image and the ``training.run`` result whose
     ``record["history"]`` holds the loss curves. Used on the style transfer page."""
+    seed = resolve_seed(seed)
     from dlbook import training
 
     content = check_image("content", content)
@@ -346,10 +351,11 @@ def stylise(content, style, network: str = "lite0_soft", seed: int = 0, **option
     return image, result
 
 
-def style_distance(image, style, network: str, seed: int = 0) -> float:
+def style_distance(image, style, network: str, seed: int | None = None) -> float:
     """How far ``image``'s style is from ``style``'s in ``network``'s features
     (:func:`style_loss`, softened where the network is): the cross-grading of the page,
     where each result is measured in the networks that did not make it."""
+    seed = resolve_seed(seed)
     image, style = check_image("image", image), check_image("style", style)
     features, soft = feature_network(network, image.shape[0], seed)
     grams, _ = _features(features, soft, image[None])
@@ -357,9 +363,10 @@ def style_distance(image, style, network: str, seed: int = 0) -> float:
     return float(style_loss(grams, targets))
 
 
-def network_entropy(image, network: str, seed: int = 0) -> float:
+def network_entropy(image, network: str, seed: int | None = None) -> float:
     """:func:`activation_entropy` of ``image`` averaged over ``network``'s style
     layers (before any softening): the paper's measure of how peaky they are."""
+    seed = resolve_seed(seed)
     image = check_image("image", image)
     features, _ = feature_network(network, image.shape[0], seed)
     outputs = features(image[None], training=False)[:-1]
@@ -391,16 +398,11 @@ def colour_distance(image, reference) -> float:
     each summarised by the mean and covariance of its pixels in an opponent colour
     space (luma, blue-yellow, red-green): 0 for the same colour statistics, whatever
     the layout. No network is involved."""
-    stats = []
-    for name, value in (("image", image), ("reference", reference)):
-        pixels = check_image(name, value).reshape(-1, 3).astype(np.float64) @ OPPONENT.T
-        stats.append((pixels.mean(axis=0), np.cov(pixels, rowvar=False)))
-    (m1, c1), (m2, c2) = stats
-    values, vectors = np.linalg.eigh(c1)
-    root = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
-    cross = np.linalg.eigvalsh(root @ c2 @ root)
-    trace = np.trace(c1) + np.trace(c2) - 2 * np.sum(np.sqrt(np.clip(cross, 0, None)))
-    return float(np.sum((m1 - m2) ** 2) + max(trace, 0.0))
+    image, reference = (
+        check_image(name, value).reshape(-1, 3).astype(np.float64) @ OPPONENT.T
+        for name, value in (("image", image), ("reference", reference))
+    )
+    return frechet_distance(image, reference)
 
 
 def texture_energies(image) -> np.ndarray:

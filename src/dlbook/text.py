@@ -13,7 +13,7 @@ import numpy as np
 
 from dlbook import training
 from dlbook.base import validate
-from dlbook.base.seeding import reseed
+from dlbook.base.seeding import reseed, resolve_seed
 from dlbook.base.validate import positive_int
 
 SEQUENCE_KINDS = ("conv1d", "LSTM", "GRU", "mean of embeddings")
@@ -197,7 +197,7 @@ def fit_text_classifier(
     val,
     test,
     vocab_size: int,
-    seed: int = 0,
+    seed: int | None = None,
     epochs: int = 10,
     patience: int = 3,
     make_embedding=None,
@@ -211,6 +211,7 @@ def fit_text_classifier(
     ``fine_tune_learning_rate``, a second stage follows: the embedding is unfrozen and
     everything trains on at that (lower) rate, so the pretrained vectors are adjusted
     rather than overwritten."""
+    seed = resolve_seed(seed)
     for name, part in (("train", train), ("val", val), ("test", test)):
         validate.pair(name, part)
     reseed(seed)  # the same initial weights for one seed, whatever ran before
@@ -267,11 +268,12 @@ def compare_text_classifiers(
     return pd.DataFrame([vars(f) for f in fits])
 
 
-def real_or_shuffled(texts, seed: int = 0) -> tuple[list[str], np.ndarray]:
+def real_or_shuffled(texts, seed: int | None = None) -> tuple[list[str], np.ndarray]:
     """A task only word order can solve: each text is kept as written (label 1) or
     its words are shuffled (label 0), half and half at random. Every text appears
     once, so both classes draw their bags of words from the same distribution: a bag
     of words cannot tell them apart."""
+    seed = resolve_seed(seed)
     texts = validate.texts("texts", texts)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(len(texts)) % 2)
@@ -294,7 +296,7 @@ def compare_inputs(
     parts,
     length: int = 32,
     max_tokens: int = 10_000,
-    seed: int = 0,
+    seed: int | None = None,
     per_text: bool = False,
     **fit_options,
 ):
@@ -355,7 +357,7 @@ def embedding_learning_curve(
     test,
     matrix,
     sizes,
-    seed: int = 0,
+    seed: int | None = None,
     fine_tune_learning_rate: float = 1e-3,
     **fit_options,
 ):

@@ -17,7 +17,7 @@ from typing import Self
 import numpy as np
 
 from dlbook import training
-from dlbook.base.seeding import rng
+from dlbook.base.seeding import resolve_seed, rng
 from dlbook.base.validate import positive_int
 from dlbook.data.corpora import tokenize
 
@@ -188,10 +188,11 @@ class Sampler:
         return tf.minimum(chosen, tf.shape(scaled)[-1] - 1), list(states)
 
     def generate(
-        self, prompt_ids, temperatures, length: int, seed: int = 0
+        self, prompt_ids, temperatures, length: int, seed: int | None = None
     ) -> np.ndarray:
         """``length`` ids after ``prompt_ids`` for each of ``temperatures`` (one row
         each), as a ``(len(temperatures), length)`` array."""
+        seed = resolve_seed(seed)
         import tensorflow as tf
 
         prompt = np.asarray(prompt_ids, dtype=np.int32)
@@ -226,10 +227,16 @@ class Sampler:
 
 
 def generate(
-    model, vocab: Vocabulary, prompt: str, temperatures, length: int, seed: int = 0
+    model,
+    vocab: Vocabulary,
+    prompt: str,
+    temperatures,
+    length: int,
+    seed: int | None = None,
 ) -> dict:
     """Text written by ``model`` after ``prompt``, one sample per temperature:
     ``{temperature: text}``."""
+    seed = resolve_seed(seed)
     prompt = vocab.encode(_check_text(prompt, "prompt"))
     ids = Sampler(model).generate(prompt, temperatures, length, seed)
     return {
@@ -244,10 +251,11 @@ def samples_by_temperature(
     temperatures,
     length: int,
     per_temperature: int,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> dict:
     """``per_temperature`` texts of ``length`` characters after ``prompt`` at each
     temperature, written in one batch: ``{temperature: [text, ...]}``."""
+    seed = resolve_seed(seed)
     count = positive_int("per_temperature", per_temperature)
     _check_text(prompt, "prompt")
     rows = [float(t) for t in temperatures for _ in range(count)]
@@ -341,7 +349,7 @@ def train_char_model(
     batch_size: int = 32,
     learning_rate: float = 1e-2,
     clipnorm: float = 1.0,
-    seed: int = 0,
+    seed: int | None = None,
 ):
     """Train a :func:`char_model` on ``train = (x, y)`` windows through the book's
     store (:func:`staged_training`), validating each epoch on ``val``;

@@ -18,7 +18,7 @@ import numpy as np
 
 from dlbook import training
 from dlbook.base import validate
-from dlbook.base.seeding import check_seed, reseed, rng
+from dlbook.base.seeding import check_seed, reseed, resolve_seed, rng
 from dlbook.base.validate import positive_int
 
 # A method of a learning curve: (training indices, test indices, seed) -> right or
@@ -122,7 +122,7 @@ def fit_steps(
     steps: int,
     batch_size: int = 16,
     learning_rate: float = 1e-3,
-    seed: int = 0,
+    seed: int | None = None,
     recompile: bool = True,
 ):
     """Train ``model`` (softmax outputs, integer labels ``y``) with Adam for exactly
@@ -135,6 +135,7 @@ def fit_steps(
     re-initialised by :func:`reinitialise`. Compile again (the default) after changing
     what is trainable.
     """
+    seed = resolve_seed(seed)
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(
@@ -190,6 +191,7 @@ def softmax_head(width: int, classes: int, seed: int | None = None, name: str = 
     """Step 1: the network added on top of a base: one ``Dense`` softmax layer over
     ``width`` features (a logistic regression). ``seed`` re-seeds Keras first, so one
     seed always gives the same initial weights. Used on docs/transfer.md."""
+    seed = resolve_seed(seed)
     import keras
 
     width, classes = positive_int("width", width), positive_int("classes", classes)

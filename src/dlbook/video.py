@@ -19,7 +19,7 @@ from dlbook.vision import opencv, to_opencv
 
 
 def cartpole_clip(
-    path, steps: int = 200, seed: int = 0, fps: int = 30, width: int = 300
+    path, steps: int = 200, seed: int | None = None, fps: int = 30, width: int = 300
 ):
     """Write ``steps`` frames of CartPole to the Motion-JPEG file ``path``; return the
     cart's true x position per frame, in pixels of the written frames. A hand-made

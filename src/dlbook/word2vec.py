@@ -157,7 +157,7 @@ def skipgram_epochs(
 
 
 def train_word2vec(
-    sentences, dim: int = 64, min_count: int = 5, seed: int = 0, **settings
+    sentences, dim: int = 64, min_count: int = 5, seed: int | None = None, **settings
 ) -> Word2VecRun:
     """Skip-gram with negative sampling on tokenised ``sentences``: ``dim`` features per
     word, over the words seen at least ``min_count`` times; ``settings`` are the

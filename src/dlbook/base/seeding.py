@@ -1,7 +1,11 @@
-"""One call that makes a page reproducible: seeds and deterministic ops.
+"""One call that makes a page reproducible: seeds and deterministic ops; and the book's
+one seed convention.
 
 Every page calls :func:`seed_everything` (through :func:`dlbook.book.page.start_page`)
-before it builds a model, so two builds of the site print the same numbers.
+before it builds a model, so two builds of the site print the same numbers. Every
+``seed`` argument in ``dlbook`` defaults to ``None``, which means *the page's seed*: the
+one the last :func:`seed_everything` was given (:data:`DEFAULT_SEED` before any). So the
+page's seed reaches every training, split and draw that does not name a seed of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +19,19 @@ from dlbook.base import settings
 
 DEFAULT_SEED = 20181
 
+_page_seed: int | None = None  # set by seed_everything
+
+
+def current_seed() -> int:
+    """The page's seed: the one :func:`seed_everything` was last given, else
+    :data:`DEFAULT_SEED`."""
+    return DEFAULT_SEED if _page_seed is None else _page_seed
+
+
+def resolve_seed(seed: object) -> int:
+    """``seed`` checked (:func:`check_seed`), or the page's seed when it is None."""
+    return current_seed() if seed is None else check_seed(seed)
+
 
 def check_seed(seed: object) -> int:
     """Return ``seed`` if it is a usable seed, else raise a clear error."""
@@ -25,13 +42,11 @@ def check_seed(seed: object) -> int:
     return int(seed)
 
 
-def reseed(seed: int | None) -> int | None:
-    """Seed Python, NumPy, Keras and TensorFlow's global generators with ``seed``
-    (nothing when ``seed`` is None): the one way the book re-seeds, e.g. before
-    building a model so that one seed always gives the same initial weights."""
-    if seed is None:
-        return None
-    seed = check_seed(seed)
+def reseed(seed: int | None = None) -> int:
+    """Seed Python, NumPy, Keras and TensorFlow's global generators with ``seed`` (the
+    page's seed when None): the one way the book re-seeds, e.g. before building a model
+    so that one seed always gives the same initial weights."""
+    seed = resolve_seed(seed)
     settings.apply_environment(os.environ)  # before TensorFlow starts: quiet, stable
     import keras
 
@@ -48,7 +63,8 @@ def seed_everything(seed: int = DEFAULT_SEED, deterministic_ops: bool = True) ->
     can show it. ``deterministic_ops`` makes TensorFlow pick deterministic kernels
     (slower for a few ops, identical results run to run).
     """
-    seed = reseed(check_seed(seed))
+    global _page_seed
+    _page_seed = seed = reseed(check_seed(seed))
     if deterministic_ops:
         import tensorflow as tf
 
@@ -56,6 +72,7 @@ def seed_everything(seed: int = DEFAULT_SEED, deterministic_ops: bool = True) ->
     return seed
 
 
-def rng(seed: int = DEFAULT_SEED) -> np.random.Generator:
-    """A NumPy generator for data generation that does not touch global state."""
-    return np.random.default_rng(check_seed(seed))
+def rng(seed: int | None = None) -> np.random.Generator:
+    """A NumPy generator for data generation that does not touch global state (seeded
+    with the page's seed when ``seed`` is None)."""
+    return np.random.default_rng(resolve_seed(seed))

@@ -54,13 +54,15 @@ class PageRun:
 
     def finish(self) -> str:
         """Glue what a cold run of the page costs as ``runtime`` (e.g. ``"42 s"``): this
-        execution plus the original time of every training restored from the store.
+        execution plus the original time of each training restored from the store (once
+        per store key, and not for one this execution trained).
         ``trainings`` says how many trainings ran, how many were restored, and how long
         this execution took. Returns the ``trainings`` sentence."""
         executed = self.elapsed()
         mine = ledger.since(self.ledger_start)
-        restored = [seconds for seconds, was_restored in mine if was_restored]
-        glue("runtime", f"{executed + sum(restored):.0f} s")
+        restored = [t for t in mine if t.restored]
+        # a training restored twice, or restored after this run trained it, counts once
+        glue("runtime", f"{executed + ledger.cold_seconds(mine):.0f} s")
         cores = os.cpu_count() or 1
         glue("cpus", str(cores))
         sentence = (

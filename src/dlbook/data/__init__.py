@@ -153,7 +153,7 @@ def shakespeare(works=None, max_chars: int | None = None):
 
 
 def split(
-    x: np.ndarray, y: np.ndarray, fractions=(0.6, 0.2, 0.2), seed: int = 0
+    x: np.ndarray, y: np.ndarray, fractions=(0.6, 0.2, 0.2), seed: int | None = None
 ) -> Splits:
     """Shuffle once with ``seed`` and cut into train / validation / test parts."""
     validate.same_length(x=x, y=y)
@@ -186,7 +186,7 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
 
 
-def mnist_splits(seed: int = 0) -> Splits:
+def mnist_splits(seed: int | None = None) -> Splits:
     """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], split
     70/10/20: the data of docs/convnets.md, docs/convnet_internals.md and
     docs/separable.md."""
@@ -213,7 +213,7 @@ def lfw_faces() -> Dataset:
     )
 
 
-def digit_halves(seed: int = 0):
+def digit_halves(seed: int | None = None):
     """The 5,000 offline MNIST digits as ``(n, 28, 28, 1)`` floats in [0, 1], cut in
     two tasks: digits 0-4 (a :class:`Splits`, 70/10/20, to train a base)
     and digits 5-9 (a :class:`Dataset`, the target with few labels):

@@ -206,7 +206,7 @@ def parse_ground_truth(text: str) -> tuple[list[str], np.ndarray]:
     return texts, np.array(ratings)
 
 
-def balanced_reviews(per_class: int, seed: int = 0) -> Dataset:
+def balanced_reviews(per_class: int, seed: int | None = None) -> Dataset:
     """``per_class`` positive and ``per_class`` negative movie-review snippets
     (:func:`movie_review_snippets`) drawn at random with ``seed``: the
     text task of docs/transfer.md, small enough to encode with MiniLM on a CPU."""

@@ -23,7 +23,7 @@ TONE_CLASSES = ("steady", "rising", "falling", "warble")
 
 
 def tone_waveforms(
-    n: int, length: int = 1024, rate: int = 4000, seed: int = 0
+    n: int, length: int = 1024, rate: int = 4000, seed: int | None = None
 ) -> Dataset:
     """Synthesised sound, ``length`` samples at ``rate`` Hz, one of :data:`TONE_CLASSES`:
     a steady tone, a pitch rising or falling by an octave, or a warble that alternates
@@ -62,7 +62,7 @@ def tone_waveforms(
 
 
 def order_sequences(
-    n: int, length: int = 30, n_symbols: int = 10, seed: int = 0
+    n: int, length: int = 30, n_symbols: int = 10, seed: int | None = None
 ) -> Dataset:
     """Symbol sequences where only the order matters: each holds symbol 1 ("A") and
     symbol 2 ("B") once, at random places among random symbols 3..``n_symbols``-1, and
@@ -98,7 +98,7 @@ def moving_digit_clips(
     frames: int = 8,
     size: int = 28,
     step: int = 2,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> Dataset:
     """Short videos of one digit moving ``step`` pixels per frame in one of
     :data:`DIRECTIONS`, wrapping around the borders of a ``size`` x ``size`` canvas.
@@ -140,7 +140,7 @@ def moving_digit_clips(
 SHAPES_3D = ("ball", "cube", "cylinder", "cone")
 
 
-def voxel_shapes(n: int, size: int = 16, seed: int = 0) -> Dataset:
+def voxel_shapes(n: int, size: int = 16, seed: int | None = None) -> Dataset:
     """Volumes of ``size``\\ :sup:`3` voxels holding one solid from :data:`SHAPES_3D`
     (cylinders and cones along a random axis), with random size and centre and noise
     added. ``x``: ``(n, size, size, size, 1)`` float32."""
@@ -173,7 +173,7 @@ def voxel_shapes(n: int, size: int = 16, seed: int = 0) -> Dataset:
 
 
 def addition_problems(
-    n: int, min_digits: int = 1, max_digits: int = 3, seed: int = 0
+    n: int, min_digits: int = 1, max_digits: int = 3, seed: int | None = None
 ) -> Dataset:
     """Sums written as text, for sequence-to-sequence learning (``docs/transformers.md``):
     ``x`` ``"357+86"``, ``y`` ``"443"`` (object arrays of str). Each operand's number of

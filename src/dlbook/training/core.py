@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlbook.base import ledger
-from dlbook.base.seeding import check_seed, reseed
+from dlbook.base.seeding import check_seed, reseed, resolve_seed
 from dlbook.base.validate import examples, pair, positive_int, positive_number
 from dlbook.training import profile, store
 from dlbook.training.key import training_key
@@ -48,12 +48,13 @@ def run(
     routine: Callable[..., dict],
     models,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     store_optimizer: bool = False,
     key: str | None = None,
     **arguments,
 ) -> Result:
-    """Call ``routine(models, seed=seed, **arguments)`` once per key, memoised.
+    """Call ``routine(models, seed=seed, **arguments)`` once per key, memoised (``seed``
+    None: the page's seed, :func:`dlbook.base.seeding.current_seed`).
 
     ``models`` is a built Keras model or a dict of them, trained in place by the
     routine, which returns a JSON-able record (history, metrics). On a store hit the
@@ -66,7 +67,7 @@ def run(
     ``key``: a label of yours for what the store cannot see through (a function
     without readable source, an object of your own); it is refused without one.
     """
-    seed = check_seed(seed)
+    seed = resolve_seed(seed)
     named = models if isinstance(models, dict) else {"model": models}
     if not named:
         raise ValueError("models must be a Keras model or a non-empty dict of them")
@@ -110,7 +111,7 @@ def run(
             saved.update({f"{n}{OPTIMIZER}": v for n, v in optimizers.items()})
             store.save(key, saved, {**record, "_seconds": seconds})
     reseed(after_seed(seed))
-    ledger.record(seconds, restored)
+    ledger.record(key, seconds, restored)
     wall = time.perf_counter() - began
     store.journal(
         {
@@ -371,7 +372,7 @@ def fit(
     patience: int | None = None,
     monitor: str | None = None,
     evaluate: dict | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     steps_per_execution: int = 1,
     recompile: bool = True,
     loss_weights=None,
@@ -496,7 +497,7 @@ def fit_classifier(
     epochs: int,
     batch_size: int = 64,
     patience: int | None = None,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> Fit:
     """:func:`fit` for a softmax classifier over integer labels: Adam, sparse
     categorical crossentropy, early stopping on validation accuracy (with
