@@ -405,21 +405,27 @@ def colour_distance(image, reference) -> float:
     return frechet_distance(image, reference)
 
 
+def _luma_at(image: np.ndarray, scale: int) -> np.ndarray:
+    """The luma of ``image`` box-averaged over ``scale`` x ``scale`` pixels (the rows and
+    columns that do not fill a box are dropped)."""
+    luma = image.astype(np.float64) @ OPPONENT[0]
+    h, w = (luma.shape[0] // scale) * scale, (luma.shape[1] // scale) * scale
+    return luma[:h, :w].reshape(h // scale, scale, w // scale, scale).mean((1, 3))
+
+
 def texture_energies(image) -> np.ndarray:
     """A small filter bank on the luma of ``image``: at scales 1, 2 and 4 (box
     averages), the gradient energy in each of 8 orientation bins, as the mean over
     positions: ``(3 * 8,)`` numbers that describe brushwork (how strong the edges are,
     at which size, in which directions) and not where it lies."""
     image = check_image("image", image)
-    luma = image.astype(np.float64) @ OPPONENT[0]
     energies = []
     for scale in SCALES:
-        h, w = (luma.shape[0] // scale) * scale, (luma.shape[1] // scale) * scale
-        if min(h, w) // scale < 3:
+        if min(image.shape[:2]) // scale < 3:
             raise ValueError(
                 f"image must be at least {3 * max(SCALES)} px a side, got {image.shape}"
             )
-        small = luma[:h, :w].reshape(h // scale, scale, w // scale, scale).mean((1, 3))
+        small = _luma_at(image, scale)
         dy = small[2:, 1:-1] - small[:-2, 1:-1]
         dx = small[1:-1, 2:] - small[1:-1, :-2]
         angle = np.mod(np.arctan2(dy, dx), np.pi)
@@ -449,10 +455,7 @@ def edge_correlation(image, photo) -> float:
         )
     maps = []
     for picture in (image, photo):
-        luma = picture.astype(np.float64) @ OPPONENT[0]
-        h, w = (luma.shape[0] // 4) * 4, (luma.shape[1] // 4) * 4
-        small = luma[:h, :w].reshape(h // 4, 4, w // 4, 4).mean((1, 3))
-        gy, gx = np.gradient(small)
+        gy, gx = np.gradient(_luma_at(picture, 4))
         maps.append(np.hypot(gx, gy).ravel())
     if min(np.std(m) for m in maps) == 0:
         return 0.0
