@@ -146,3 +146,11 @@ def test_a_block_bootstrap_widens_the_interval_of_autocorrelated_errors():
     assert width(blocks) > 1.5 * width(single)
     with pytest.raises(ValueError, match="block"):
         checks.compare(a, b, block=0)
+
+
+def test_a_comparison_can_name_its_claim(monkeypatch):
+    monkeypatch.setattr(checks, "CLAIMS", [])
+    a, b = np.ones(50), np.zeros(50)
+    checks.compare(a, b, names=("A", "B"))
+    checks.compare(a, b, names=("A", "B"), claim="A vs B, shifted items")
+    assert [row["claim"] for row in checks.CLAIMS] == ["A vs B", "A vs B, shifted items"]

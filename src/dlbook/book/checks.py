@@ -204,6 +204,7 @@ def compare(
     alpha: float = 0.05,
     resamples: int = 4000,
     block: int = 1,
+    claim: str | None = None,
 ) -> Comparison:
     """Compare two methods on the same test items: ``a`` and ``b`` are per-item
     scores (1/0 for right/wrong, or any per-item score such as an error), shape
@@ -213,7 +214,9 @@ def compare(
     test for right/wrong scores of one seed each, else from that bootstrap. ``block``:
     for items in time order whose errors run together (forecasts of neighbouring
     weeks), resample runs of that many neighbours (a moving-block bootstrap) instead of
-    single items. Seeded, so the same scores always give the same verdict."""
+    single items. Seeded, so the same scores always give the same verdict. ``claim``:
+    the claims ledger's name for it (default ``"A vs B"``), to tell apart two
+    comparisons of the same pair on one page."""
     if len(names) != 2 or names[0] == names[1]:
         raise ValueError(f"names must be two different names, got {names!r}")
     a, b = _scores(a, f"{names[0]} scores"), _scores(b, f"{names[1]} scores")
@@ -268,7 +271,7 @@ def compare(
         alpha=alpha,
     )
     record_claim(
-        f"{names[0]} vs {names[1]}",
+        claim or f"{names[0]} vs {names[1]}",
         comparison.verdict,
         measured=difference,
         bound=f"{test} at alpha={alpha}",
