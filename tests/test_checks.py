@@ -153,4 +153,7 @@ def test_a_comparison_can_name_its_claim(monkeypatch):
     a, b = np.ones(50), np.zeros(50)
     checks.compare(a, b, names=("A", "B"))
     checks.compare(a, b, names=("A", "B"), claim="A vs B, shifted items")
-    assert [row["claim"] for row in checks.CLAIMS] == ["A vs B", "A vs B, shifted items"]
+    assert [row["claim"] for row in checks.CLAIMS] == [
+        "A vs B",
+        "A vs B, shifted items",
+    ]
