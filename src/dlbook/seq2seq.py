@@ -215,7 +215,7 @@ def greedy_decoder(model, target_length: int):
     """A compiled (``tf.function``) greedy decoder for ``model``: source ids ``(batch,
     source_length)`` -> output tokens ``(batch, target_length)``. Step ``t`` runs the
     model on what has been written so far and appends the likeliest token at ``t``;
-    the whole loop is one graph, traced once per batch shape."""
+    the whole loop is one graph, traced once per batch shape (quietly: see below)."""
     import tensorflow as tf
 
     target_length = positive_int("target_length", target_length)
@@ -235,7 +235,19 @@ def greedy_decoder(model, target_length: int):
             )
         return tf.stack(written[1:], axis=1)
 
-    return decode
+    def quietly(source):
+        # one graph per model is the design; TensorFlow's "frequent retracing" warning
+        # counts the decoders of every model built so far and would print a count that
+        # depends on what ran before (a page with its trainings restored prints another)
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")
+        try:
+            return decode(source)
+        finally:
+            logger.setLevel(level)
+
+    return quietly
 
 
 def exact_match(
