@@ -244,7 +244,12 @@ def main(quick: bool = False, against: Path | None = None, save: Path = RECORD) 
         cold_pages = execution_times(repo)
         executed = sum(s for _, s in cold_pages.values())
         met = "met" if cold <= COLD_GOAL_S else f"missed by {cold - COLD_GOAL_S:.0f} s"
-        was = f"; earlier run {earlier['cold_s']:.0f} s" if earlier else ""
+        # an earlier record may hold page times only (cold_s None: no wall time taken)
+        was = (
+            f"; earlier run {earlier['cold_s']:.0f} s"
+            if earlier and earlier.get("cold_s") is not None
+            else ""
+        )
         rows.append(
             (
                 "cold build (every page executes and trains)",
