@@ -100,6 +100,44 @@ def test_seeds_widen_the_interval_and_a_seed_dependent_gap_cannot_tell():
         three.interval[1] - three.interval[0]
         > one_seed.interval[1] - one_seed.interval[0]
     )
+    # two of three seeds level: Welch's t over the seeds cannot reject
+    assert three.verdict == checks.CANNOT_TELL
+    assert "Welch" in three.test and three.p_value > 0.05
+
+
+def test_a_gap_every_seed_shows_is_named_and_one_the_seeds_disagree_on_is_not():
+    rng = np.random.default_rng(2)
+    base = (rng.random(3000) < 0.8).astype(float)
+
+    def better(share):
+        # right where base is right, plus a share of base's errors
+        return np.maximum(base, rng.random(3000) < share)
+
+    steady = checks.compare(
+        np.stack([better(0.5) for _ in range(3)]),
+        np.stack([better(0.05) for _ in range(3)]),
+    )
+    assert steady.verdict == "A" and "Welch" in steady.test
+    # A ahead on every seed, but by 2 points on two seeds and by 18 on the third: the
+    # bootstrap (against one seed of B) names A, Welch's t over the seeds cannot
+    spread_a = np.stack([better(s) for s in (0.1, 0.2, 0.9)])
+    b = np.stack([better(0.05) for _ in range(3)])
+    assert checks.compare(spread_a, b[:1]).verdict == "A"
+    spread = checks.compare(spread_a, b)
+    assert spread.difference > 0.05
+    assert spread.verdict == checks.CANNOT_TELL
+
+
+def test_welch_over_seeds_on_constructed_means():
+    # identical seeds on each side: no seed doubt; a tie is a tie
+    assert checks.welch_over_seeds([0.9, 0.9], [0.8, 0.8])[0] == 0.0
+    assert checks.welch_over_seeds([0.9, 0.9], [0.9, 0.9]) == (1.0, 0.0, 0.0)
+    p, low, high = checks.welch_over_seeds([0.90, 0.92, 0.94], [0.80, 0.82, 0.84])
+    assert p < 0.01 and 0 < low < 0.1 < high
+    p, low, high = checks.welch_over_seeds([0.70, 0.90, 0.95], [0.80, 0.82, 0.84])
+    assert p > 0.05 and low < 0 < high
+    with pytest.raises(ValueError, match="two or more seeds"):
+        checks.welch_over_seeds([0.9], [0.8, 0.7])
 
 
 def test_the_same_scores_always_give_the_same_comparison():

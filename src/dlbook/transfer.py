@@ -409,7 +409,13 @@ def compare_methods(runs, first: str, second: str, per_class: int):
     if len(a) != len(b):
         raise ValueError(f"{first!r} and {second!r} were not run on the same splits")
     splits = runs["seed"].nunique()
-    return checks.compare(a, b, names=(first, second), block=len(a) // splits)
+    return checks.compare(
+        a,
+        b,
+        names=(first, second),
+        block=len(a) // splits,
+        claim=f"{first} vs {second} at {per_class} per class",
+    )
 
 
 def split_gains(runs, better: str, baseline: str, per_class: int) -> np.ndarray:

@@ -111,7 +111,8 @@ class Comparison:
     ``difference`` is the mean score of the first minus the second (in the direction
     where larger is better), ``interval`` its 95 % paired-bootstrap interval,
     ``p_value`` the two-sided test's (exact McNemar for right/wrong scores of one seed,
-    else the paired bootstrap's). ``verdict`` is a name only when the test rejects
+    else the paired bootstrap's, and with several seeds on both sides the larger of it
+    and Welch's t over the seeds). ``verdict`` is a name only when the test rejects
     equality at ``alpha`` and the interval excludes zero; a tie is never a win."""
 
     names: tuple[str, str]
@@ -196,6 +197,32 @@ def mcnemar_p(a_right, b_right) -> float:
     return min(1.0, 2 * tail)
 
 
+def welch_over_seeds(a_means, b_means, level: float = 0.95):
+    """Welch's t-test on each seed's mean score, two methods with two or more seeds
+    each: the p-value and the ``level`` interval of the difference of the means. Seeds
+    are the units here, so a gap that another seed could undo cannot pass (with 3
+    seeds each, the t quantile is about 4)."""
+    from scipy import stats
+
+    a_means = np.asarray(a_means, dtype=float)
+    b_means = np.asarray(b_means, dtype=float)
+    if len(a_means) < 2 or len(b_means) < 2:
+        raise ValueError(
+            f"Welch's test needs two or more seeds per method, got {len(a_means)} "
+            f"and {len(b_means)}"
+        )
+    difference = float(a_means.mean() - b_means.mean())
+    va, vb = a_means.var(ddof=1) / len(a_means), b_means.var(ddof=1) / len(b_means)
+    error = math.sqrt(va + vb)
+    if error == 0.0:  # no seed moved either method: the seeds add no doubt
+        return (1.0 if difference == 0 else 0.0), difference, difference
+    freedom = (va + vb) ** 2 / (va**2 / (len(a_means) - 1) + vb**2 / (len(b_means) - 1))
+    t = difference / error
+    p_value = float(2 * stats.t.sf(abs(t), freedom))
+    half = float(stats.t.ppf(0.5 + level / 2, freedom)) * error
+    return p_value, difference - half, difference + half
+
+
 def compare(
     a,
     b,
@@ -211,7 +238,10 @@ def compare(
     ``(items,)`` or ``(seeds, items)`` with the items in the same order. The interval
     comes from a paired bootstrap that resamples the items (shared by both methods)
     and, with several seeds, each method's seeds; the p-value from the exact McNemar
-    test for right/wrong scores of one seed each, else from that bootstrap. ``block``:
+    test for right/wrong scores of one seed each, else from that bootstrap. With two or
+    more seeds on both sides, Welch's t-test over the seeds' mean scores must reject
+    too (:func:`welch_over_seeds`): its interval widens the bootstrap's and its p-value
+    is taken when larger, so a gap the seeds disagree on cannot tell. ``block``:
     for items in time order whose errors run together (forecasts of neighbouring
     weeks), resample runs of that many neighbours (a moving-block bootstrap) instead of
     single items. Seeded, so the same scores always give the same verdict. ``claim``:
@@ -258,6 +288,13 @@ def compare(
         share = min(np.mean(draws <= 0), np.mean(draws >= 0))
         test = "paired bootstrap" if block == 1 else f"paired block bootstrap ({block})"
         p_value = float(min(1.0, 2 * share))
+    if len(a) > 1 and len(b) > 1:
+        # a handful of seeds resampled understates how much another seed could move a
+        # method: the seeds' own test must agree (a winner needs both)
+        seed_p, seed_low, seed_high = welch_over_seeds(a.mean(axis=1), b.mean(axis=1))
+        p_value = max(p_value, seed_p)
+        low, high = min(low, seed_low), max(high, seed_high)
+        test += " and Welch's t over seeds"
     if np.array_equal(a, b):  # the same scores: an exact tie
         p_value, low, high = 1.0, 0.0, 0.0
     comparison = Comparison(
