@@ -45,6 +45,31 @@ def test_gather_reads_every_page_ledger_in_page_order(tmp_path):
     )
 
 
+def test_the_ledger_page_is_read_again_only_when_its_claims_can_change(tmp_path):
+    from types import SimpleNamespace
+
+    executed, html = tmp_path / "jupyter_execute", tmp_path / "html"
+    html.mkdir()
+    row = {"claim": "acc", "verdict": "holds", "measured": 0.97, "bound": 0.9}
+    glue_file(executed, "alpha", [row])
+    app = SimpleNamespace(outdir=str(html))
+    env = SimpleNamespace(dlbook_claims_pages={"claims"}, dlbook_stale_pages=set())
+
+    def outdated(added=frozenset(), changed=frozenset()):
+        return claims._on_env_get_outdated(app, env, set(added), set(changed), set())
+
+    assert outdated() == ["claims"]  # no table written yet
+    (html / "claims.json").write_text(json.dumps(claims.gather(executed)))
+    assert outdated() == []  # an unchanged rebuild
+    env.dlbook_stale_pages = {"alpha"}  # the execution cache runs alpha again
+    assert outdated() == ["claims"]
+    env.dlbook_stale_pages = set()
+    assert outdated(changed={"alpha"}) == ["claims"]  # its text changed
+    assert outdated(changed={"claims"}) == []  # read again anyway
+    glue_file(executed, "alpha", [{**row, "measured": 0.96}])  # the ledgers moved
+    assert outdated() == ["claims"]
+
+
 def test_held_matches_claims_by_page_name_and_occurrence():
     row = {"measured": 1.0, "bound": 0.5, "margin": 0.5, "seeds": 1}
     reference = [

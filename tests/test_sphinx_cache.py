@@ -86,6 +86,16 @@ def test_page_key_changes_with_imported_code_only(tmp_path):
     assert sphinx_cache.page_key("# prose only\n", ".md", index) is None
 
 
+def test_the_inputs_digest_follows_the_package_files(tmp_path):
+    # an unchanged rebuild reuses a page's key while this digest is unchanged
+    _write_package(tmp_path)
+    index = PackageIndex("fixturepkg", tmp_path / "fixturepkg")
+    before = sphinx_cache.inputs_digest(index)
+    assert sphinx_cache.inputs_digest(index) == before
+    (tmp_path / "fixturepkg" / "a.py").write_text("VALUE = 'changed'\n")
+    assert sphinx_cache.inputs_digest(index) != before
+
+
 def test_page_key_ignores_docstrings_comments_and_formatting(tmp_path):
     _write_package(tmp_path)
     index = PackageIndex("fixturepkg", tmp_path / "fixturepkg")

@@ -5,9 +5,9 @@ which ``page.finish()`` glues as ``dlbook_claims`` (a JSON list); myst-nb writes
 values beside each executed notebook (``jupyter_execute/<page>.glue.json``), cached or
 not. The ``claims-ledger`` directive becomes a table of them all: page, claim,
 verdict, measured value, bound or test, margin and seeds. The page holding it is read
-again on every build, after every page has executed, so it is never stale; the same
-rows are written to ``claims.json`` in the built site (the benchmark prints the
-smallest margins from it).
+again whenever another page is, after every page has executed, so it is never stale;
+the same rows are written to ``claims.json`` in the built site (the benchmark prints
+the smallest margins from it).
 """
 
 from __future__ import annotations
@@ -111,7 +111,23 @@ def _on_doctree_resolved(app, doctree, docname: str) -> None:
 
 
 def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
-    return sorted(getattr(env, "dlbook_claims_pages", set()) - added - changed)
+    """The ledger page is read again when any other page is (its claims may change as
+    it executes), or when the ledgers on disk differ from the last table written
+    (``claims.json``); an unchanged rebuild leaves it, and the pages linking it, alone.
+    Runs after ``dlbook_site.sphinx_cache``'s handler, which notes the pages it found
+    stale."""
+    pages = getattr(env, "dlbook_claims_pages", set()) - added - changed
+    if not pages:
+        return []
+    others = added | changed | removed | getattr(env, "dlbook_stale_pages", set())
+    written = Path(app.outdir, "claims.json")
+    if others - pages or not written.is_file():
+        return sorted(pages)
+    try:
+        last = json.loads(written.read_text(encoding="utf-8"))
+    except ValueError:
+        return sorted(pages)
+    return [] if last == gather(_executed(app)) else sorted(pages)
 
 
 def _on_env_merge_info(app, env, docnames, other) -> None:
@@ -136,7 +152,8 @@ def setup(app):
     app.add_node(claims_ledger)
     app.add_directive("claims-ledger", ClaimsLedger)
     app.connect("doctree-resolved", _on_doctree_resolved)
-    app.connect("env-get-outdated", _on_env_get_outdated)
+    # after sphinx_cache's (priority 500), which notes the pages it re-reads
+    app.connect("env-get-outdated", _on_env_get_outdated, priority=900)
     app.connect("env-merge-info", _on_env_merge_info)
     app.connect("env-purge-doc", _on_env_purge_doc)
     app.connect("build-finished", _on_build_finished)

@@ -7,7 +7,9 @@ package's own imports, and (2) the name and version of the installed distributio
 code, the page's cells and the kernel run on (with what they require). The key is
 appended to the page as a hidden code cell, so a new key means a new notebook hash and
 a fresh execution; and Sphinx is told to re-read exactly the pages whose key changed.
-An unchanged rebuild reads and executes nothing.
+An unchanged rebuild reads and executes nothing, and parses no code: a page's key is
+kept with a digest of its inputs (the page, the package's files, the environment's
+folders) and computed again only when that digest changes.
 
 Set ``DLBOOK_RERUN=page1,page2`` to force those pages to execute again.
 """
@@ -19,6 +21,7 @@ import json
 import os
 import posixpath
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -91,11 +94,35 @@ def _rerun_requested(docname: str) -> bool:
     return docname in wanted
 
 
+def inputs_digest(index: PackageIndex | None) -> str:
+    """A digest of everything a page key can depend on besides the page: the bytes of
+    every module of the package and the modification times of the folders Python
+    imports from (installing, upgrading or removing a distribution changes its
+    folder's). Reading and hashing the files takes milliseconds where parsing them for
+    the keys takes seconds: equal digests let an unchanged rebuild reuse its keys."""
+    digest = hashlib.sha256()
+    if index is not None:
+        for path in sorted(index.root.rglob("*.py")):
+            digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    for folder in sys.path:
+        if folder and os.path.isdir(folder):
+            digest.update(f"{folder}\0{os.stat(folder).st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
 def _current_key(app, docname: str) -> str | None:
     path = Path(app.env.doc2path(docname))
-    key = page_key(
-        path.read_text(encoding="utf-8"), path.suffix, app.dlbook_package_index
-    )
+    source = path.read_text(encoding="utf-8")
+    # the page's text and the package's and environment's state: the key's inputs
+    stamp = hashlib.sha256(
+        (app.dlbook_inputs + "\0" + path.suffix + "\0" + source).encode()
+    ).hexdigest()
+    remembered = app.env.dlbook_cache_stamps.get(docname)
+    if remembered is not None and remembered[0] == stamp:
+        key = remembered[1]
+    else:
+        key = page_key(source, path.suffix, app.dlbook_package_index)
+        app.env.dlbook_cache_stamps[docname] = (stamp, key)
     if key is not None and _rerun_requested(docname):
         key = f"{key}-rerun-{time.time_ns()}"
     return key
@@ -103,8 +130,11 @@ def _current_key(app, docname: str) -> str | None:
 
 def _on_builder_inited(app) -> None:
     app.dlbook_package_index = PackageIndex.find(app.config.dlbook_cache_package)
+    app.dlbook_inputs = inputs_digest(app.dlbook_package_index)
     if not hasattr(app.env, "dlbook_cache_keys"):
         app.env.dlbook_cache_keys = {}
+    if not hasattr(app.env, "dlbook_cache_stamps"):
+        app.env.dlbook_cache_stamps = {}
 
 
 PASTED_FROM = re.compile(r"\{glue(?::\w*)?\}`([^`:]+)\.(?:md|ipynb)::")
@@ -135,6 +165,7 @@ def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
         source = Path(env.doc2path(docname)).read_text(encoding="utf-8")
         if pasted_from(source, docname) & renewed:
             stale.add(docname)
+    env.dlbook_stale_pages = stale  # read by dlbook_site.claims, whose ledger follows
     return sorted(stale)
 
 
@@ -200,10 +231,12 @@ def _on_doctree_read(app, doctree) -> None:
 
 def _on_env_purge_doc(app, env, docname: str) -> None:
     getattr(env, "dlbook_cache_keys", {}).pop(docname, None)
+    getattr(env, "dlbook_cache_stamps", {}).pop(docname, None)
 
 
 def _on_env_merge_info(app, env, docnames, other) -> None:
     env.dlbook_cache_keys.update(getattr(other, "dlbook_cache_keys", {}))
+    env.dlbook_cache_stamps.update(getattr(other, "dlbook_cache_stamps", {}))
 
 
 def _truncate_only_over_the_limit() -> None:
