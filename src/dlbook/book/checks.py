@@ -109,7 +109,8 @@ class Comparison:
     trained): which is better, or that the data cannot tell.
 
     ``difference`` is the mean score of the first minus the second (in the direction
-    where larger is better), ``interval`` its 95 % paired-bootstrap interval,
+    where larger is better), ``interval`` its 95 % interval (the paired bootstrap's,
+    widened to Welch's over the seeds where both methods have several),
     ``p_value`` the two-sided test's (exact McNemar for right/wrong scores of one seed,
     else the paired bootstrap's, and with several seeds on both sides the larger of it
     and Welch's t over the seeds). ``verdict`` is a name only when the test rejects
