@@ -38,6 +38,6 @@ def test_text_generation_prose_agrees_with_its_seeds():
 
 def test_transfer_batchnorm_seeds_are_named_in_the_prose_by_glue():
     source = (DOCS / "transfer.md").read_text()
-    assert "bn_seeds = range(page.seed, page.seed + 3)" in source
+    assert re.search(r"bn_seeds = range\(page\.seed, page\.seed \+ \d+\)", source)
     assert "with {glue:text}`bn_seeds` seeds each" in source
-    assert "five seeds" not in source
+    assert not re.search(r"\b(two|three|four|five|six) seeds each", source)
