@@ -182,8 +182,9 @@ def robustness(session: nox.Session) -> None:
     of its own, and report per claim whether its verdict held against the last build
     (``docs/_build``, else ``docs/_build/tests``): ``-- onednn`` (default: oneDNN
     kernels on, the cheapest stand-in for another machine) or ``-- seed=N`` (every
-    page started with seed N). Fails if a page fails; flipped verdicts are printed. Not
-    part of CI: it is a full cold build."""
+    page started with seed N). Fails if a page fails; flipped verdicts are printed and
+    the comparison written to ``docs/robustness/<variant>.json``, which the claims page
+    shows beside each claim. Not part of CI: it is a full cold build."""
     variant = (session.posargs or ["onednn"])[0]
     if variant == "onednn":
         env = {"TF_ENABLE_ONEDNN_OPTS": "1"}
@@ -201,12 +202,17 @@ def robustness(session: nox.Session) -> None:
     python = book_python(session)
     env["DLBOOK_STORE"] = str(folder / "trained")
     build_site(session, python, env=env, html=folder / "html")
+    # the comparison is kept beside the pages: the claims page shows it per claim
+    # (commit it with the change it checked)
     session.run(
         python,
         "-m",
         "dlbook_site.claims",
         str(reference),
         str(folder / "html" / "claims.json"),
+        "--record",
+        str(DOCS / "robustness" / f"{variant.replace('=', '-')}.json"),
+        variant,
         external=True,
     )
 

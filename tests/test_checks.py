@@ -171,6 +171,12 @@ def test_every_check_lands_in_the_claims_ledger():
     assert [c["verdict"] for c in claims] == ["holds", "fails", "p"]
     assert claims[0]["margin"] == pytest.approx(0.07)
     assert claims[2]["claim"] == "p vs q" and claims[2]["margin"] > 0
+    # a comparison's p-value lands beside it (how near the verdict sat to the
+    # other side); a bound check has none
+    assert claims[2]["p"] == pytest.approx(
+        checks.mcnemar_p(right_wrong(950, 1000) == 1, right_wrong(850, 1000) == 1)
+    )
+    assert "p" not in claims[0]
 
 
 def test_a_block_bootstrap_widens_the_interval_of_autocorrelated_errors():

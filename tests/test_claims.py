@@ -3,6 +3,8 @@ into "Every claim in this book" (dlbook_site.claims)."""
 
 import json
 
+import pytest
+
 from dlbook.book import checks
 from dlbook.book.page import CLAIMS_GLUE
 from dlbook_site import claims
@@ -81,6 +83,54 @@ def test_held_matches_claims_by_page_name_and_occurrence():
         {"page": "p", "claim": "a vs b", "verdict": "cannot tell", **row},
         {"page": "p", "claim": "a vs b", "verdict": "cannot tell", **row},
     ]
+    reference[0]["p"], other[0]["p"] = 0.03, 0.07
     rows = claims.held(reference, other)
     assert [r["held"] for r in rows] == [False, True, False]
     assert rows[2]["other verdict"] is None
+    assert (rows[0]["p"], rows[0]["other p"]) == (0.03, 0.07)
+    assert rows[1]["p"] is None and rows[2]["other p"] is None
+
+
+def test_a_recorded_rebuild_marks_each_claim_held_moved_or_not_rerun(tmp_path):
+    row = {"measured": 1.0, "bound": 0.5, "margin": 0.5, "seeds": 1}
+    before = [
+        {"page": "p", "claim": "a vs b", "verdict": "a", **row},
+        {"page": "p", "claim": "acc", "verdict": "holds", **row},
+        {"page": "q", "claim": "c vs d", "verdict": "cannot tell", **row},
+    ]
+    rebuilt = [
+        {"page": "p", "claim": "a vs b", "verdict": "cannot tell", **row},
+        {"page": "p", "claim": "acc", "verdict": "holds", **row},
+        {"page": "q", "claim": "c vs d", "verdict": "c", **row},
+    ]
+    reference, other = tmp_path / "ref.json", tmp_path / "other.json"
+    reference.write_text(json.dumps(before))
+    other.write_text(json.dumps(rebuilt))
+    target = tmp_path / "robustness" / "seed-7.json"
+    assert (
+        claims.main([str(reference), str(other), "--record", str(target), "seed=7"])
+        == 0
+    )
+    record = claims.load_record(target)
+    assert record["variant"] == "seed=7" and record["commit"]
+    assert claims.records(tmp_path) == [target]
+    # this build: the first claim as recorded, the third changed since, a fourth is new
+    now = [
+        before[0],
+        before[1],
+        {**before[2], "verdict": "c"},
+        {"page": "q", "claim": "new", "verdict": "holds", **row},
+    ]
+    assert claims.other_verdicts(now, record) == [
+        "→ cannot tell",
+        "held",
+        "not rerun",
+        "not rerun",
+    ]
+    assert claims.record_summary(now, record).startswith(
+        f"Rebuilt with page seed 7 (recorded at commit {record['commit']}): 1 of the 2 "
+        "verdicts it reran held, 1 moved"
+    )
+    (tmp_path / "bad.json").write_text(json.dumps({"variant": "seed=7"}))
+    with pytest.raises(ValueError, match="commit"):
+        claims.load_record(tmp_path / "bad.json")

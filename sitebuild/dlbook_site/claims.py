@@ -4,10 +4,13 @@ Every check a page runs (:mod:`dlbook.book.checks`) lands in the page's claims l
 which ``page.finish()`` glues as ``dlbook_claims`` (a JSON list); myst-nb writes glued
 values beside each executed notebook (``jupyter_execute/<page>.glue.json``), cached or
 not. The ``claims-ledger`` directive becomes a table of them all: page, claim,
-verdict, measured value, bound or test, margin and seeds. The page holding it is read
-again whenever another page is, after every page has executed, so it is never stale;
-the same rows are written to ``claims.json`` in the built site (the benchmark prints
-the smallest margins from it).
+verdict, measured value, bound or test, margin, p-value (for a comparison) and seeds.
+The page holding it is read again whenever another page is, after every page has
+executed, so it is never stale; the same rows are written to ``claims.json`` in the
+built site (the benchmark prints the smallest margins from it). Where a maintainer
+recorded a rebuild on another seed or numeric path (``nox -s robustness`` writes
+``docs/robustness/<variant>.json``), the table says per claim whether its verdict
+held there.
 """
 
 from __future__ import annotations
@@ -20,7 +23,16 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
 GLUE_NAME = "dlbook_claims"  # dlbook.book.page.CLAIMS_GLUE
-COLUMNS = ("page", "claim", "verdict", "measured", "bound or test", "margin", "seeds")
+COLUMNS = (
+    "page",
+    "claim",
+    "verdict",
+    "measured",
+    "bound or test",
+    "margin",
+    "p",
+    "seeds",
+)
 
 
 class claims_ledger(nodes.General, nodes.Element):  # noqa: N801 - docutils style
@@ -35,7 +47,44 @@ class ClaimsLedger(SphinxDirective):
             *getattr(self.env, "dlbook_claims_pages", set()),
             self.env.docname,
         }
+        for path in records(Path(self.env.srcdir)):
+            self.env.note_dependency(str(path))  # a new record: the table again
         return [claims_ledger()]
+
+
+RECORDS = "robustness"  # beside the pages: the maintainers' recorded rebuilds
+
+
+def records(srcdir: Path) -> list[Path]:
+    """The recorded robustness rebuilds (``<srcdir>/robustness/*.json``), by name."""
+    return sorted((srcdir / RECORDS).glob("*.json"))
+
+
+def load_record(path: Path) -> dict:
+    """A recorded rebuild: its variant, the commit it compared, and per claim the
+    verdict of both builds (as :func:`held` returns them)."""
+    record = json.loads(path.read_text(encoding="utf-8"))
+    missing = {"variant", "commit", "claims"} - set(record)
+    if missing:
+        raise ValueError(f"{path}: a robustness record needs {sorted(missing)}")
+    return record
+
+
+def other_verdicts(rows: list[dict], record: dict) -> list[str]:
+    """Per row, what the recorded rebuild said: ``"held"``, ``"→ <verdict>"``, or
+    ``"not rerun"`` where the record has no such claim or recorded another verdict
+    for this build (the page changed since)."""
+    recorded = _keyed(record["claims"])
+    out = []
+    for key, row in _keyed(rows).items():
+        again = recorded.get(key)
+        if again is None or again["verdict"] != row["verdict"]:
+            out.append("not rerun")
+        elif again["held"]:
+            out.append("held")
+        else:
+            out.append(f"→ {again['other verdict']}")
+    return out
 
 
 def gather(executed: Path) -> list[dict]:
@@ -58,16 +107,18 @@ def _text(value) -> str:
     return str(value)
 
 
-def _table(app, fromdoc: str, rows: list[dict]) -> nodes.table:
+def _table(app, fromdoc: str, rows: list[dict], record: dict | None) -> nodes.table:
+    columns = [*COLUMNS, *([_variant(record)] if record else [])]
+    again = other_verdicts(rows, record) if record else [None] * len(rows)
     table = nodes.table(classes=["dlbook-claims"])
-    group = nodes.tgroup(cols=len(COLUMNS))
+    group = nodes.tgroup(cols=len(columns))
     table += group
-    group.extend(nodes.colspec(colwidth=1) for _ in COLUMNS)
+    group.extend(nodes.colspec(colwidth=1) for _ in columns)
     head = nodes.thead()
-    head += nodes.row("", *(nodes.entry("", nodes.paragraph(text=c)) for c in COLUMNS))
+    head += nodes.row("", *(nodes.entry("", nodes.paragraph(text=c)) for c in columns))
     group += head
     body = nodes.tbody()
-    for row in rows:
+    for row, other in zip(rows, again, strict=True):
         link = nodes.reference(
             "", row["page"], refuri=app.builder.get_relative_uri(fromdoc, row["page"])
         )
@@ -75,9 +126,33 @@ def _table(app, fromdoc: str, rows: list[dict]) -> nodes.table:
         for column in COLUMNS[1:]:
             key = {"bound or test": "bound"}.get(column, column)
             cells.append(nodes.paragraph(text=_text(row.get(key, ""))))
+        if record:
+            cells.append(nodes.paragraph(text=other))
         body += nodes.row("", *(nodes.entry("", cell) for cell in cells))
     group += body
     return table
+
+
+def _variant(record: dict) -> str:
+    """The column's name: "with page seed 7", "with oneDNN kernels"."""
+    variant = record["variant"]
+    if variant.startswith("seed="):
+        return f"with page seed {variant[5:]}"
+    return {"onednn": "with oneDNN kernels"}.get(variant, f"with {variant}")
+
+
+def record_summary(rows: list[dict], record: dict) -> str:
+    """One sentence on the recorded rebuild: how many of this build's verdicts it
+    reran, how many held, and at which commit it was made."""
+    again = other_verdicts(rows, record)
+    rerun = [a for a in again if a != "not rerun"]
+    held_ = sum(a == "held" for a in rerun)
+    return (
+        f"Rebuilt {_variant(record)} (recorded at commit {record['commit']}): "
+        f"{held_} of the {len(rerun)} verdicts it reran held, "
+        f"{len(rerun) - held_} moved (marked → in the last column); "
+        f"{len(again) - len(rerun)} changed or came after it (not rerun)."
+    )
 
 
 def summary(rows: list[dict]) -> str:
@@ -104,10 +179,13 @@ def _on_doctree_resolved(app, doctree, docname: str) -> None:
     if not found:
         return
     rows = gather(_executed(app))
+    found_records = records(Path(app.srcdir))
+    record = load_record(found_records[-1]) if found_records else None
     for node in found:
-        node.replace_self(
-            [nodes.paragraph(text=summary(rows)), _table(app, docname, rows)]
-        )
+        text = [nodes.paragraph(text=summary(rows))]
+        if record:
+            text.append(nodes.paragraph(text=record_summary(rows, record)))
+        node.replace_self([*text, _table(app, docname, rows, record)])
 
 
 def _on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
@@ -189,32 +267,66 @@ def held(reference: list[dict], other: list[dict]) -> list[dict]:
                 "verdict": row["verdict"],
                 "other verdict": verdict,
                 "held": verdict == row["verdict"],
+                "p": row.get("p"),
+                "other p": None if again is None else again.get("p"),
             }
         )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dlbook_site.claims REFERENCE OTHER``: compare two builds' claims.json,
-    print every claim whose verdict did not hold and a count; exit 0 (a report)."""
+    """``python -m dlbook_site.claims REFERENCE OTHER [--record PATH VARIANT]``:
+    compare two builds' claims.json, print every claim whose verdict did not hold and a
+    count; with ``--record``, also write the comparison to PATH for the claims page,
+    stamped with VARIANT and the commit checked out. Exit 0 (a report)."""
     import sys
 
-    reference, other = (
-        json.loads(Path(p).read_text(encoding="utf-8"))
-        for p in (argv if argv is not None else sys.argv[1:])
-    )
+    args = list(argv if argv is not None else sys.argv[1:])
+    target = None
+    if "--record" in args:
+        at = args.index("--record")
+        target, variant = Path(args[at + 1]), args[at + 2]
+        del args[at : at + 3]
+    reference, other = (json.loads(Path(p).read_text(encoding="utf-8")) for p in args)
     rows = held(reference, other)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        record = {"variant": variant, "commit": _commit(), "claims": rows}
+        target.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     flipped = [r for r in rows if not r["held"]]
     for row in flipped:
+        near = (
+            f" (p {row['p']:.2g} -> {row['other p']:.2g})"
+            if row.get("p") is not None and row.get("other p") is not None
+            else ""
+        )
         print(
             f"FLIPPED {row['page']}: {row['claim']}: {row['verdict']} -> "
-            f"{row['other verdict']}"
+            f"{row['other verdict']}{near}"
         )
     print(
         f"{len(rows) - len(flipped)} of {len(rows)} verdicts held; "
         f"{len(flipped)} flipped or missing"
     )
     return 0
+
+
+def _commit() -> str:
+    """The commit checked out (short), with "+changes" when the tree has edits: the
+    record says which book it checked."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+changes" if dirty else "")
 
 
 if __name__ == "__main__":

@@ -20,21 +20,29 @@ CLAIMS: list[dict] = []
 
 
 def record_claim(
-    what: str, verdict: str, measured, bound, margin: float, seeds: int = 1
+    what: str,
+    verdict: str,
+    measured,
+    bound,
+    margin: float,
+    seeds: int = 1,
+    p_value: float | None = None,
 ) -> None:
     """Note one check in :data:`CLAIMS`: what it claims, its verdict, the measured
     value, the bound or test, the margin by which it held (negative: by which a
-    "cannot tell" missed a verdict) and the number of seeds behind it."""
-    CLAIMS.append(
-        {
-            "claim": what,
-            "verdict": verdict,
-            "measured": measured if isinstance(measured, str) else float(measured),
-            "bound": bound if isinstance(bound, str) else float(bound),
-            "margin": float(margin),
-            "seeds": int(seeds),
-        }
-    )
+    "cannot tell" missed a verdict), the number of seeds behind it and, for a test,
+    its p-value (how near the verdict sat to the other side)."""
+    row = {
+        "claim": what,
+        "verdict": verdict,
+        "measured": measured if isinstance(measured, str) else float(measured),
+        "bound": bound if isinstance(bound, str) else float(bound),
+        "margin": float(margin),
+        "seeds": int(seeds),
+    }
+    if p_value is not None:
+        row["p"] = float(p_value)
+    CLAIMS.append(row)
 
 
 class ClaimFailed(AssertionError):
@@ -315,6 +323,7 @@ def compare(
         bound=f"{test} at alpha={alpha}",
         margin=min(abs(low), abs(high)) * (1 if comparison.winner else -1),
         seeds=max(len(a), len(b)),
+        p_value=p_value,
     )
     return comparison
 
