@@ -33,6 +33,7 @@ up to ~2.5x).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -90,6 +91,18 @@ def smallest_margins(path: Path, count: int = 10) -> None:
             f"margin {claim['margin']:.4g} (measured {claim['measured']}, "
             f"bound {claim['bound']}, seeds {claim['seeds']})"
         )
+    tested = [c for c in claims if c.get("p") is not None]
+    if tested:
+        # the threshold is 0.05: a p-value a few times either side of it is a close call
+        closest = sorted(
+            tested, key=lambda c: abs(math.log(max(c["p"], 1e-300) / 0.05))
+        )
+        print(f"\nthe {count} comparisons of {len(tested)} with p nearest 0.05:")
+        for claim in closest[:count]:
+            print(
+                f"  {claim['page']}: {claim['claim']}: {claim['verdict']}, "
+                f"p = {claim['p']:.3g}, seeds {claim['seeds']}"
+            )
 
 
 def overhead_rows(rows, journal: list[dict], cold: float, what: str) -> None:
