@@ -74,6 +74,9 @@ nb_execution_mode = "cache"
 # own so that pages it executes two at a time never end up in the published site's cache.
 BUILD_DIR = site_settings.build_folder(Path(__file__).parent)
 nb_execution_cache_path = str(BUILD_DIR / ".jupyter_cache")
+# data every page reads: the recorded robustness rebuilds (dlbook.book.replication)
+# decide whether a verdict was reproduced, so a new record executes the pages again
+dlbook_cache_data = ["robustness"]
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_show_tb = True  # ...and the log shows its traceback
 nb_execution_timeout = 900  # seconds per cell: fits the longest training cell

@@ -96,6 +96,17 @@ def test_the_inputs_digest_follows_the_package_files(tmp_path):
     assert sphinx_cache.inputs_digest(index) != before
 
 
+def test_the_data_digest_follows_the_recorded_rebuilds(tmp_path):
+    # no records: empty, so a book without them keeps its keys
+    assert sphinx_cache.data_digest(tmp_path, ["robustness"]) == ""
+    (tmp_path / "robustness").mkdir()
+    (tmp_path / "robustness" / "seed-7.json").write_text('{"claims": []}')
+    first = sphinx_cache.data_digest(tmp_path, ["robustness"])
+    assert first
+    (tmp_path / "robustness" / "seed-7.json").write_text('{"claims": [1]}')
+    assert sphinx_cache.data_digest(tmp_path, ["robustness"]) != first
+
+
 def test_page_key_ignores_docstrings_comments_and_formatting(tmp_path):
     _write_package(tmp_path)
     index = PackageIndex("fixturepkg", tmp_path / "fixturepkg")

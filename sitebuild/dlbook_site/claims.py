@@ -265,6 +265,7 @@ def held(reference: list[dict], other: list[dict]) -> list[dict]:
                 "page": row["page"],
                 "claim": row["claim"],
                 "verdict": row["verdict"],
+                "measured": row.get("measured"),
                 "other verdict": verdict,
                 "held": verdict == row["verdict"],
                 "p": row.get("p"),

@@ -11,6 +11,10 @@ An unchanged rebuild reads and executes nothing, and parses no code: a page's ke
 kept with a digest of its inputs (the page, the package's files, the environment's
 folders) and computed again only when that digest changes.
 
+Files the pages read as data (``dlbook_cache_data``: paths under the docs folder; the
+book's recorded robustness rebuilds, which decide whether a verdict was reproduced) are
+part of every page's key too.
+
 Set ``DLBOOK_RERUN=page1,page2`` to force those pages to execute again.
 """
 
@@ -110,6 +114,27 @@ def inputs_digest(index: PackageIndex | None) -> str:
     return digest.hexdigest()
 
 
+def data_digest(srcdir: Path, names) -> str:
+    """A digest of the bytes (and names) of every file under the ``names`` paths of
+    ``srcdir``: empty when there are none, so a book without such data keeps its
+    keys."""
+    files = []
+    for name in names:
+        path = Path(srcdir, name)
+        files += (
+            [path]
+            if path.is_file()
+            else sorted(p for p in path.rglob("*") if p.is_file())
+        )
+    if not files:
+        return ""
+    digest = hashlib.sha256()
+    for path in files:
+        relative = path.relative_to(srcdir).as_posix()
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def _current_key(app, docname: str) -> str | None:
     path = Path(app.env.doc2path(docname))
     source = path.read_text(encoding="utf-8")
@@ -122,6 +147,8 @@ def _current_key(app, docname: str) -> str | None:
         key = remembered[1]
     else:
         key = page_key(source, path.suffix, app.dlbook_package_index)
+        if key is not None and app.dlbook_data:
+            key = hashlib.sha256(f"{key}\0{app.dlbook_data}".encode()).hexdigest()[:16]
         app.env.dlbook_cache_stamps[docname] = (stamp, key)
     if key is not None and _rerun_requested(docname):
         key = f"{key}-rerun-{time.time_ns()}"
@@ -130,7 +157,8 @@ def _current_key(app, docname: str) -> str | None:
 
 def _on_builder_inited(app) -> None:
     app.dlbook_package_index = PackageIndex.find(app.config.dlbook_cache_package)
-    app.dlbook_inputs = inputs_digest(app.dlbook_package_index)
+    app.dlbook_data = data_digest(app.srcdir, app.config.dlbook_cache_data)
+    app.dlbook_inputs = inputs_digest(app.dlbook_package_index) + app.dlbook_data
     if not hasattr(app.env, "dlbook_cache_keys"):
         app.env.dlbook_cache_keys = {}
     if not hasattr(app.env, "dlbook_cache_stamps"):
@@ -266,6 +294,7 @@ def _truncate_only_over_the_limit() -> None:
 def setup(app):
     _truncate_only_over_the_limit()
     app.add_config_value("dlbook_cache_package", "dlbook", "env")
+    app.add_config_value("dlbook_cache_data", [], "env")
     app.connect("builder-inited", _on_builder_inited)
     app.connect("env-get-outdated", _on_env_get_outdated)
     app.connect("source-read", _on_source_read)

@@ -11,9 +11,11 @@ noted in :data:`CLAIMS`, the page's claims ledger.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from dlbook.book import replication
 
 #: every check this process ran, in order: the claims ledger of the page
 CLAIMS: list[dict] = []
@@ -122,7 +124,9 @@ class Comparison:
     ``p_value`` the two-sided test's (exact McNemar for right/wrong scores of one seed,
     else the paired bootstrap's, and with several seeds on both sides the larger of it
     and Welch's t over the seeds). ``verdict`` is a name only when the test rejects
-    equality at ``alpha`` and the interval excludes zero; a tie is never a win."""
+    equality at ``alpha`` and the interval excludes zero, and no recorded rebuild on
+    another page seed or numeric path failed to reproduce it (``moved``, see
+    :mod:`dlbook.book.replication`); a tie is never a win."""
 
     names: tuple[str, str]
     difference: float
@@ -132,15 +136,23 @@ class Comparison:
     items: int
     seeds: tuple[int, int]
     alpha: float = 0.05
+    moved: replication.Moved | None = None
 
     @property
-    def verdict(self) -> str:
+    def test_verdict(self) -> str:
+        """What this build's test alone says: a name, or *cannot tell*."""
         low, high = self.interval
         if self.p_value < self.alpha and low > 0:
             return self.names[0]
         if self.p_value < self.alpha and high < 0:
             return self.names[1]
         return CANNOT_TELL
+
+    @property
+    def verdict(self) -> str:
+        """The test's verdict, unless a recorded rebuild did not reproduce it: then
+        *cannot tell*."""
+        return CANNOT_TELL if self.moved is not None else self.test_verdict
 
     @property
     def winner(self) -> str | None:
@@ -166,7 +178,18 @@ class Comparison:
         return (
             f"{scale * self.difference:+.3g}{unit} [{low:+.3g}, {high:+.3g}], "
             f"{self.test} {_p(self.p_value)}, {self.items:,} shared items, "
-            f"{seeds}: {self.verdict}"
+            f"{seeds}: {self.replication_note()}{self.verdict}"
+        )
+
+    def replication_note(self) -> str:
+        """``""``, or where a recorded rebuild did not reproduce the test's verdict,
+        e.g. ``"LSTM by this test, cannot tell with page seed 7 (p = 0.22), so "``."""
+        if self.moved is None:
+            return ""
+        p = f" ({_p(self.moved.p_value)})" if self.moved.p_value is not None else ""
+        return (
+            f"{self.test_verdict} by this test, {self.moved.verdict} with "
+            f"{self.moved.label}{p}, so "
         )
 
 
@@ -316,15 +339,20 @@ def compare(
         seeds=(len(a), len(b)),
         alpha=alpha,
     )
+    name = claim or f"{names[0]} vs {names[1]}"
+    # the ledger keeps what this build's test said: a rebuild compares like with like
     record_claim(
-        claim or f"{names[0]} vs {names[1]}",
-        comparison.verdict,
+        name,
+        comparison.test_verdict,
         measured=difference,
         bound=f"{test} at alpha={alpha}",
         margin=min(abs(low), abs(high)) * (1 if comparison.winner else -1),
         seeds=max(len(a), len(b)),
         p_value=p_value,
     )
+    if comparison.winner is not None:
+        moved = replication.moved(name, comparison.test_verdict, difference)
+        comparison = replace(comparison, moved=moved)
     return comparison
 
 

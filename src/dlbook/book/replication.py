@@ -1,0 +1,65 @@
+"""Recorded rebuilds: did another page seed (or numeric path) reach the same verdict?
+
+``nox -s robustness`` rebuilds the whole book with another page seed or with oneDNN
+kernels and writes, per claim, both builds' verdicts to ``docs/robustness/<variant>.json``
+(a maintainer commits it). :func:`checks.compare` asks :func:`moved` whether that
+rebuild reproduced the very result it just computed (the same claim, verdict and
+measured difference): a winner the rebuild did not reproduce is reported as *cannot
+tell*, with both results, since two draws that disagree establish neither. A result the
+record does not hold (the page changed since, or another machine computed other numbers)
+keeps its own test's verdict. Outside a source checkout there are no records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+#: where the recorded rebuilds live: ``docs/robustness`` of the source checkout
+RECORDS = Path(__file__).resolve().parents[3] / "docs" / "robustness"
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What a recorded rebuild said of a result it did not reproduce."""
+
+    variant: str  # "seed=7", "onednn"
+    verdict: str
+    p_value: float | None
+
+    @property
+    def label(self) -> str:
+        """``"page seed 7"``, ``"oneDNN kernels"``."""
+        if self.variant.startswith("seed="):
+            return f"page seed {self.variant[5:]}"
+        return {"onednn": "oneDNN kernels"}.get(self.variant, self.variant)
+
+
+@lru_cache(maxsize=4)
+def _records(folder: Path) -> tuple[tuple[str, tuple[dict, ...]], ...]:
+    """Each record's variant and its claims that did not hold, by file name."""
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        rows = tuple(r for r in record.get("claims", []) if not r.get("held", True))
+        found.append((record.get("variant", path.stem), rows))
+    return tuple(found)
+
+
+def moved(claim: str, verdict: str, measured: float, folder: Path | None = None):
+    """The :class:`Moved` of the first recorded rebuild that did not reproduce this
+    result (``claim`` named alike, reaching ``verdict`` with this ``measured`` value in
+    the build it checked), or ``None``."""
+    for variant, rows in _records(RECORDS if folder is None else folder):
+        for row in rows:
+            if (
+                row.get("claim") == claim
+                and row.get("verdict") == verdict
+                and isinstance(row.get("measured"), int | float)
+                and math.isclose(row["measured"], measured, rel_tol=1e-9, abs_tol=0)
+            ):
+                return Moved(variant, str(row["other verdict"]), row.get("other p"))
+    return None
