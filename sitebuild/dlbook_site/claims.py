@@ -135,10 +135,9 @@ def _table(app, fromdoc: str, rows: list[dict], record: dict | None) -> nodes.ta
 
 def _variant(record: dict) -> str:
     """The column's name: "with page seed 7", "with oneDNN kernels"."""
-    variant = record["variant"]
-    if variant.startswith("seed="):
-        return f"with page seed {variant[5:]}"
-    return {"onednn": "with oneDNN kernels"}.get(variant, f"with {variant}")
+    from dlbook.book.replication import label
+
+    return f"with {label(record['variant'])}"
 
 
 def record_summary(rows: list[dict], record: dict) -> str:

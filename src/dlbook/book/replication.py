@@ -33,9 +33,15 @@ class Moved:
     @property
     def label(self) -> str:
         """``"page seed 7"``, ``"oneDNN kernels"``."""
-        if self.variant.startswith("seed="):
-            return f"page seed {self.variant[5:]}"
-        return {"onednn": "oneDNN kernels"}.get(self.variant, self.variant)
+        return label(self.variant)
+
+
+def label(variant: str) -> str:
+    """How prose names a rebuild: ``"seed=7"`` → ``"page seed 7"``, ``"onednn"`` →
+    ``"oneDNN kernels"``."""
+    if variant.startswith("seed="):
+        return f"page seed {variant[5:]}"
+    return {"onednn": "oneDNN kernels"}.get(variant, variant)
 
 
 @lru_cache(maxsize=4)
