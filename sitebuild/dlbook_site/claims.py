@@ -22,6 +22,8 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
+from dlbook.book import replication
+
 GLUE_NAME = "dlbook_claims"  # dlbook.book.page.CLAIMS_GLUE
 COLUMNS = (
     "page",
@@ -52,22 +54,15 @@ class ClaimsLedger(SphinxDirective):
         return [claims_ledger()]
 
 
-RECORDS = "robustness"  # beside the pages: the maintainers' recorded rebuilds
+RECORDS = replication.RECORDS.name  # beside the pages: the recorded rebuilds
 
 
 def records(srcdir: Path) -> list[Path]:
     """The recorded robustness rebuilds (``<srcdir>/robustness/*.json``), by name."""
-    return sorted((srcdir / RECORDS).glob("*.json"))
+    return replication.records(srcdir / RECORDS)
 
 
-def load_record(path: Path) -> dict:
-    """A recorded rebuild: its variant, the commit it compared, and per claim the
-    verdict of both builds (as :func:`held` returns them)."""
-    record = json.loads(path.read_text(encoding="utf-8"))
-    missing = {"variant", "commit", "claims"} - set(record)
-    if missing:
-        raise ValueError(f"{path}: a robustness record needs {sorted(missing)}")
-    return record
+load_record = replication.load_record
 
 
 def other_verdicts(rows: list[dict], record: dict) -> list[str]:
@@ -135,9 +130,7 @@ def _table(app, fromdoc: str, rows: list[dict], record: dict | None) -> nodes.ta
 
 def _variant(record: dict) -> str:
     """The column's name: "with page seed 7", "with oneDNN kernels"."""
-    from dlbook.book.replication import label
-
-    return f"with {label(record['variant'])}"
+    return f"with {replication.label(record['variant'])}"
 
 
 def record_summary(rows: list[dict], record: dict) -> str:

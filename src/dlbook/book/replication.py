@@ -44,22 +44,37 @@ def label(variant: str) -> str:
     return {"onednn": "oneDNN kernels"}.get(variant, variant)
 
 
+def records(folder: Path) -> list[Path]:
+    """The recorded rebuilds in ``folder`` (``*.json``), by name."""
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def load_record(path: Path) -> dict:
+    """A recorded rebuild: its variant, the commit it compared, and per claim both
+    builds' verdicts (as ``dlbook_site.claims.held`` returns them)."""
+    record = json.loads(path.read_text(encoding="utf-8"))
+    missing = {"variant", "commit", "claims"} - set(record)
+    if missing:
+        raise ValueError(f"{path}: a robustness record needs {sorted(missing)}")
+    return record
+
+
 @lru_cache(maxsize=4)
 def _records(folder: Path) -> tuple[tuple[str, tuple[dict, ...]], ...]:
     """Each record's variant and its claims that did not hold, by file name."""
     found = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        rows = tuple(r for r in record.get("claims", []) if not r.get("held", True))
-        found.append((record.get("variant", path.stem), rows))
+    for path in records(folder):
+        record = load_record(path)
+        rows = tuple(r for r in record["claims"] if not r.get("held", True))
+        found.append((record["variant"], rows))
     return tuple(found)
 
 
-def moved(claim: str, verdict: str, measured: float, folder: Path | None = None):
+def moved(claim: str, verdict: str, measured: float) -> Moved | None:
     """The :class:`Moved` of the first recorded rebuild that did not reproduce this
     result (``claim`` named alike, reaching ``verdict`` with this ``measured`` value in
     the build it checked), or ``None``."""
-    for variant, rows in _records(RECORDS if folder is None else folder):
+    for variant, rows in _records(RECORDS):
         for row in rows:
             if (
                 row.get("claim") == claim
